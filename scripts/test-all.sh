@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit and integration tests, the release checks, and the
+# end-to-end suite through real pcscd + vpcd + cpx-vcard with independent clients (OpenSC).
+# Installs the Debian packages it needs first (scripts/deps.sh, as root).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+step() {
+    local name=$1
+    shift
+    echo "=== ${name}: $*"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "=== FAILED: ${name}"
+    fi
+}
+
+step fmt cargo fmt --check
+step clippy cargo clippy --all-targets --features sim -- -D warnings
+step unit-and-integration cargo test --features sim
+step no-pcsc-build cargo build --no-default-features --features sim
+step release-build cargo build --release
+step release-has-no-simulator bash scripts/check-release.sh target/release/libcpx_pkcs11.so
+step vcard-build cargo build --features sim --bin cpx-vcard
+step e2e-opensc bash tests/e2e/opensc.sh
+
+echo
+echo "test-all: ${passed} steps passed, ${failed} failed${failures:+ (${failures[*]})}"
+[ "$failed" -eq 0 ]
