@@ -1231,7 +1231,7 @@ fn prkdf_entry(k: &PrKey) -> Vec<u8> {
             access_flags,
             uint(k.key_reference),
         ]),
-        cons(0xA1, &[seq(&[seq(&[]), uint(2048)])]),
+        cons(0xA1, &[seq(&[seq(&[octets(&[])]), uint(2048)])]),
     ])
 }
 
@@ -2239,7 +2239,7 @@ patched CKA_VALUE must equal `../pki/cps3-badcert-{auth,sig}.der`.
   real card); authId `01`; access rules pso_cds (SIG), pso_decrypt + int_auth (CPS3 AUT),
   pso_cds + pso_decrypt (CPS4 AUT); usage nonRepudiation (SIG) / decrypt + sign (AUT);
   accessFlags sensitive + alwaysSensitive + neverExtractable (`0x0D` as on the real card, no
-  "local"); keyReference; **empty Path `30 00`** (keys are SDOs; clients take the application
+  "local"); keyReference; **Path with an empty OCTET STRING `30 02 04 00`** (OpenSC requires the path element) (keys are SDOs; clients take the application
   AID from the EF.DIR DDO, OpenSC shows `<aid>::`); modulusLength 2048; no algReference.
 * CDF: as the real CDF: label, flags, rules read-always / update-with-01, iD, path `04 02 71 0x`.
 * DODF: opaque data objects: label, flags (private / modifiable), authId `01` when the PIN

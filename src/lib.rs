@@ -6,6 +6,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod apdu;
+pub mod cpx;
 pub mod transport;
 
 #[cfg(feature = "sim")]

@@ -21,7 +21,10 @@ pub struct Out {
 
 impl Out {
     pub fn sw(sw: u16) -> Out {
-        Out { data: Vec::new(), sw }
+        Out {
+            data: Vec::new(),
+            sw,
+        }
     }
     pub fn ok() -> Out {
         Out::sw(sw::OK)
@@ -144,14 +147,20 @@ mod tests {
         assert_eq!((c.data, c.le), (vec![0x3F, 0x00], None));
         let c = Command::parse(&[0x00, 0xA4, 0x09, 0x04, 0x02, 0x3F, 0x00, 0x00]).unwrap();
         assert_eq!(c.le, Some(256));
-        assert!(c.chained() == false);
+        assert!(!c.chained());
     }
 
     #[test]
     fn rejects_malformed_lengths() {
         assert_eq!(Command::parse(&[0x00, 0xA4, 0x09]), Err(sw::WRONG_LENGTH));
-        assert_eq!(Command::parse(&[0x00, 0xA4, 0x09, 0x04, 0x03, 0x3F]), Err(sw::WRONG_LENGTH));
-        assert_eq!(Command::parse(&[0x00, 0xA4, 0x09, 0x04, 0x00, 0x00, 0x02]), Err(sw::WRONG_LENGTH));
+        assert_eq!(
+            Command::parse(&[0x00, 0xA4, 0x09, 0x04, 0x03, 0x3F]),
+            Err(sw::WRONG_LENGTH)
+        );
+        assert_eq!(
+            Command::parse(&[0x00, 0xA4, 0x09, 0x04, 0x00, 0x00, 0x02]),
+            Err(sw::WRONG_LENGTH)
+        );
     }
 
     #[test]

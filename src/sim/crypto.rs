@@ -13,7 +13,7 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,
             HashAlg::Sha256 => 32,
@@ -39,7 +39,7 @@ pub fn sign_pkcs1_raw(key: &RsaPrivateKey, data: &[u8]) -> Option<Vec<u8>> {
 
 /// RSA-PSS over a hash, salt length = hash length, MGF1 with the same hash [assume].
 pub fn sign_pss(key: &RsaPrivateKey, alg: HashAlg, hash: &[u8]) -> Option<Vec<u8>> {
-    let salt = alg.len();
+    let salt = alg.digest_len();
     let scheme = match alg {
         HashAlg::Sha1 => Pss::new_with_salt::<sha1::Sha1>(salt),
         HashAlg::Sha256 => Pss::new_with_salt::<sha2::Sha256>(salt),
@@ -70,7 +70,12 @@ pub fn raw_private(key: &RsaPrivateKey, input: &[u8]) -> Option<Vec<u8>> {
 
 /// Finishes a hash whose first `count_bits / 8` bytes were absorbed off-card into `state`
 /// (big-endian words, no padding applied), with the remaining `tail` bytes.
-pub fn finish_partial_hash(alg: HashAlg, state: &[u8], count_bits: u64, tail: &[u8]) -> Option<Vec<u8>> {
+pub fn finish_partial_hash(
+    alg: HashAlg,
+    state: &[u8],
+    count_bits: u64,
+    tail: &[u8],
+) -> Option<Vec<u8>> {
     if count_bits % 512 != 0 || tail.len() > 64 {
         return None;
     }
@@ -147,7 +152,11 @@ mod tests {
             let got = finish_partial_hash(HashAlg::Sha256, &state, split as u64 * 8, &msg[split..])
                 .filter(|_| msg.len() - split <= 64);
             if msg.len() - split <= 64 {
-                assert_eq!(got.unwrap(), sha2::Sha256::digest(&msg).to_vec(), "split {split}");
+                assert_eq!(
+                    got.unwrap(),
+                    sha2::Sha256::digest(&msg).to_vec(),
+                    "split {split}"
+                );
             } else {
                 assert!(got.is_none());
             }

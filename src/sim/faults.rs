@@ -48,7 +48,9 @@ pub fn parse_spec(spec: &str) -> Result<Fault, String> {
     let (n, kind) = spec
         .split_once(':')
         .ok_or_else(|| format!("fault {spec:?}: expected N:KIND"))?;
-    let at_apdu: u64 = n.parse().map_err(|_| format!("fault {spec:?}: bad APDU number"))?;
+    let at_apdu: u64 = n
+        .parse()
+        .map_err(|_| format!("fault {spec:?}: bad APDU number"))?;
     let kind = match kind {
         "remove" => FaultKind::Remove,
         "reset" => FaultKind::Reset,
@@ -72,8 +74,14 @@ mod tests {
     #[test]
     fn specs_parse() {
         assert_eq!(parse_spec("3:remove").unwrap().kind, FaultKind::Remove);
-        assert_eq!(parse_spec("4:sw=6985").unwrap().kind, FaultKind::Status(0x6985));
-        assert_eq!(parse_spec("5:truncate=1").unwrap().kind, FaultKind::Truncate(1));
+        assert_eq!(
+            parse_spec("4:sw=6985").unwrap().kind,
+            FaultKind::Status(0x6985)
+        );
+        assert_eq!(
+            parse_spec("5:truncate=1").unwrap().kind,
+            FaultKind::Truncate(1)
+        );
         assert!(parse_spec("x:reset").is_err());
         assert!(parse_spec("1:explode").is_err());
     }

@@ -292,7 +292,10 @@ mod tests {
         assert_eq!(scb_for(&chv, op::DECIPHER_OR_RESET), Some(0x13));
         assert_eq!(scb_for(&chv, op::READ), Some(0x00));
         // MF 7A …: no READ bit at all.
-        assert_eq!(scb_for(&[0x7A, 0xFF, 0xFF, 0xFF, 0xFF, 0x45], op::READ), None);
+        assert_eq!(
+            scb_for(&[0x7A, 0xFF, 0xFF, 0xFF, 0xFF, 0x45], op::READ),
+            None
+        );
         assert_eq!(scb_for(&[], op::READ), None);
     }
 

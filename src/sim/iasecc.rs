@@ -251,7 +251,12 @@ pub fn read_binary(p: &Profile, s: &mut CardState, ch: usize, cmd: &Command) -> 
         Err(e) => return Out::sw(e),
     };
     let node = s.iso.node(ef);
-    if let Err(e) = check_access(p, s, rule_of(p, &node.acl, node.acl_cl.as_deref()), op::READ) {
+    if let Err(e) = check_access(
+        p,
+        s,
+        rule_of(p, &node.acl, node.acl_cl.as_deref()),
+        op::READ,
+    ) {
         return Out::sw(e);
     }
     let data = node.data().unwrap_or_default();
@@ -278,7 +283,12 @@ pub fn update_binary(p: &Profile, s: &mut CardState, ch: usize, cmd: &Command) -
         Err(e) => return Out::sw(e),
     };
     let node = s.iso.node(ef);
-    if let Err(e) = check_access(p, s, rule_of(p, &node.acl, node.acl_cl.as_deref()), op::UPDATE) {
+    if let Err(e) = check_access(
+        p,
+        s,
+        rule_of(p, &node.acl, node.acl_cl.as_deref()),
+        op::UPDATE,
+    ) {
         return Out::sw(e);
     }
     let Some(data) = s.iso.data_mut(ef) else {
@@ -488,7 +498,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// CHANGE REFERENCE DATA. P1=00: old ‖ new (CPS3); P1=01: new only, after a VERIFY (CPS4,
 /// `new_only_allowed`).
-pub fn change_reference_data(p: &Profile, s: &mut CardState, cmd: &Command, new_only_allowed: bool) -> Out {
+pub fn change_reference_data(
+    p: &Profile,
+    s: &mut CardState,
+    cmd: &Command,
+    new_only_allowed: bool,
+) -> Out {
     let reference = cmd.p2 & 0x7F;
     let Some(chv) = s.chv(reference) else {
         return Out::sw(sw::DATA_NOT_FOUND);
@@ -534,18 +549,22 @@ pub fn change_reference_data(p: &Profile, s: &mut CardState, cmd: &Command, new_
 /// PUK), whose unblock-usage counter must not be exhausted (then `69 83`, §14 #8).
 /// P1=02: new value only (after the PUK was verified); P1=00: PUK ‖ new value;
 /// P1=03: counter only, after the PUK was verified (CPS4, `counter_only_allowed`).
-pub fn reset_retry_counter(p: &Profile, s: &mut CardState, cmd: &Command, counter_only_allowed: bool) -> Out {
+pub fn reset_retry_counter(
+    p: &Profile,
+    s: &mut CardState,
+    cmd: &Command,
+    counter_only_allowed: bool,
+) -> Out {
     let reference = cmd.p2 & 0x7F;
     let Some(chv) = s.chv(reference) else {
         return Out::sw(sw::DATA_NOT_FOUND);
     };
     let n = chv.spec.stored_length;
     let scb = scb_for(&chv.spec.acl.0, op::DECIPHER_OR_RESET).unwrap_or(0xFF);
-    let unblocker = p
-        .se
-        .iter()
-        .find(|e| scb & 0x70 == 0x10 && e.number == scb & 0x0F)
-        .map(|e| e.chv);
+    let unblocker =
+        p.se.iter()
+            .find(|e| scb & 0x70 == 0x10 && e.number == scb & 0x0F)
+            .map(|e| e.chv);
     let Some(puk_ref) = unblocker else {
         return Out::sw(sw::SECURITY_NOT_SATISFIED);
     };
@@ -712,12 +731,12 @@ fn pso_hash(s: &mut CardState, ch: usize, cmd: &Command) -> Out {
     }
     let digest = match (state, tail) {
         // The whole hash supplied (90 L hash) [assume].
-        (Some(h), None) if h.len() == alg.len() => Some(h.to_vec()),
-        (Some(st), Some(tail)) if st.is_empty() => {
+        (Some(h), None) if h.len() == alg.digest_len() => Some(h.to_vec()),
+        (Some([]), Some(tail)) => {
             crypto::finish_partial_hash(alg, &crypto::initial_state(alg), 0, tail)
         }
-        (Some(st), Some(tail)) if st.len() == alg.len() + 8 => {
-            let (h, count) = st.split_at(alg.len());
+        (Some(st), Some(tail)) if st.len() == alg.digest_len() + 8 => {
+            let (h, count) = st.split_at(alg.digest_len());
             let bits = u64::from_be_bytes(count.try_into().unwrap_or([0xFF; 8]));
             crypto::finish_partial_hash(alg, h, bits, tail)
         }
@@ -732,7 +751,12 @@ fn pso_hash(s: &mut CardState, ch: usize, cmd: &Command) -> Out {
 }
 
 /// The SCB of a key operation must be satisfied; returns the key index.
-fn key_for(p: &Profile, s: &CardState, slot: Option<(usize, u8)>, op_bit: u8) -> Result<(usize, u8), u16> {
+fn key_for(
+    p: &Profile,
+    s: &CardState,
+    slot: Option<(usize, u8)>,
+    op_bit: u8,
+) -> Result<(usize, u8), u16> {
     let (k, alg) = slot.ok_or(sw::CONDITIONS_NOT_SATISFIED)?;
     check_access(p, s, &s.keys[k].spec.acl.0, op_bit)?;
     Ok((k, alg))
@@ -764,7 +788,7 @@ fn pso_cds(p: &Profile, s: &mut CardState, ch: usize, cmd: &Command) -> Out {
             Some((ht, h)) if hash_alg_of(ht) == Some(alg) => h,
             _ => return Out::sw(sw::CONDITIONS_NOT_SATISFIED),
         }
-    } else if cmd.data.len() == alg.len() {
+    } else if cmd.data.len() == alg.digest_len() {
         cmd.data.clone()
     } else {
         return Out::sw(sw::INCORRECT_DATA);
@@ -779,7 +803,13 @@ fn pso_cds(p: &Profile, s: &mut CardState, ch: usize, cmd: &Command) -> Out {
 
 /// PSO DECIPHER. CPS3: data = padding indicator `81` ‖ cryptogram, the card removes the
 /// PKCS#1 padding. CPS4 (`with_indicator` false): raw RSA, the host removes the padding.
-pub fn pso_decipher(p: &Profile, s: &mut CardState, ch: usize, cmd: &Command, with_indicator: bool) -> Out {
+pub fn pso_decipher(
+    p: &Profile,
+    s: &mut CardState,
+    ch: usize,
+    cmd: &Command,
+    with_indicator: bool,
+) -> Out {
     let (key, _) = match key_for(p, s, s.channels[ch].se.ct, op::DECIPHER_OR_RESET) {
         Ok(k) => k,
         Err(e) => return Out::sw(e),
@@ -844,8 +874,15 @@ pub fn get_challenge(cmd: &Command) -> Out {
 }
 
 /// Shared by the ChipDoc dialect: PSO CDS with the hash as data for a given algorithm.
-pub fn sign_hash_with(p: &Profile, s: &mut CardState, key: usize, hash: &[u8], alg: HashAlg, pss: bool) -> Out {
-    if hash.len() != alg.len() {
+pub fn sign_hash_with(
+    p: &Profile,
+    s: &mut CardState,
+    key: usize,
+    hash: &[u8],
+    alg: HashAlg,
+    pss: bool,
+) -> Out {
+    if hash.len() != alg.digest_len() {
         return Out::sw(sw::INCORRECT_DATA);
     }
     s.rsa_ops_last += 1;

@@ -55,6 +55,8 @@ pub struct SimCard {
     present: bool,
     powered: bool,
     apdu_count: u64,
+    /// Channels whose pending GET RESPONSE data is deciphered plaintext (not traced).
+    secret_pending: [bool; state::CHANNELS],
 }
 
 impl SimCard {
@@ -73,6 +75,7 @@ impl SimCard {
             present: true,
             powered: false,
             apdu_count: 0,
+            secret_pending: [false; state::CHANNELS],
         })
     }
 
@@ -169,15 +172,19 @@ impl SimCard {
             return Err(SimFault::Unpowered);
         }
         self.apdu_count += 1;
-        let fault = self.faults.lock().ok().and_then(|mut p| p.take(self.apdu_count));
+        let fault = self
+            .faults
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take(self.apdu_count));
         let response = match fault {
             Some(FaultKind::Remove) => {
-                self.trace.apdu(c_apdu, &[], 0);
+                self.trace.apdu(c_apdu, &[], 0, false);
                 self.remove();
                 return Err(SimFault::Removed);
             }
             Some(FaultKind::Reset) => {
-                self.trace.apdu(c_apdu, &[], 0);
+                self.trace.apdu(c_apdu, &[], 0, false);
                 self.reset();
                 return Err(SimFault::Reset);
             }
@@ -189,13 +196,35 @@ impl SimCard {
             }
             None => self.execute(c_apdu),
         };
-        let micros = latency::cost_us(&self.profile, c_apdu.len() + response.len(), self.state.rsa_ops_last);
+        let micros = latency::cost_us(
+            &self.profile,
+            c_apdu.len() + response.len(),
+            self.state.rsa_ops_last,
+        );
         self.state.rsa_ops_last = 0;
-        self.trace.apdu(c_apdu, &response, micros);
+        let secret = self.answer_is_secret(c_apdu);
+        self.trace.apdu(c_apdu, &response, micros, secret);
         if self.profile.latency.enabled && self.profile.latency.sleep {
             std::thread::sleep(std::time::Duration::from_micros(micros));
         }
         Ok(response)
+    }
+
+    /// Whether the answer to this command carries deciphered plaintext, directly or through
+    /// GET RESPONSE after a PSO DECIPHER on the same channel.
+    fn answer_is_secret(&mut self, c_apdu: &[u8]) -> bool {
+        let Some(&cla) = c_apdu.first() else {
+            return false;
+        };
+        let ch = if cla & 0xF0 == 0xA0 {
+            0
+        } else {
+            (cla & 0x03) as usize
+        };
+        let get_response = c_apdu.get(1) == Some(&0xC0);
+        let secret = trace::secret_answer(c_apdu) || (get_response && self.secret_pending[ch]);
+        self.secret_pending[ch] = secret;
+        secret
     }
 
     /// Switches the latency model on or off at run time.
@@ -223,7 +252,9 @@ impl SimCard {
         }
         self.state.drop_pending(channel);
         let out = match profile.generation {
-            Generation::Cps3 | Generation::Cps3Cl => iasecc::process(&profile, &mut self.state, &cmd),
+            Generation::Cps3 | Generation::Cps3Cl => {
+                iasecc::process(&profile, &mut self.state, &cmd)
+            }
             Generation::Cps4 => chipdoc::process(&profile, &mut self.state, &cmd),
         };
         self.shape(channel, &cmd, out)

@@ -140,8 +140,8 @@ impl CardState {
         let mut keys = Vec::new();
         for spec in &profile.key {
             let der = profile.read_blob(&spec.file)?;
-            let rsa = RsaPrivateKey::from_pkcs8_der(&der)
-                .map_err(|e| format!("{}: {e}", spec.file))?;
+            let rsa =
+                RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", spec.file))?;
             let df = super::fs::parse_path(&spec.df)
                 .ok()
                 .and_then(|p| iso.resolve_absolute(&p))

@@ -88,7 +88,10 @@ fn mf_by_aid_answers_the_real_fcp_through_get_response() {
         h("62 1E 82 01 38 83 02 3F 00 84 08 80 25 00 00 01 FF 01 00 A1 08 8C 06 7A FF FF FF FF 45 8A 01 05 90 00")
     );
     // P2=00: 90 00 without data (§5.5 #12).
-    assert_eq!(tx(&mut c, &h("00 A4 04 00 08 80 25 00 00 01 FF 01 00")), h("90 00"));
+    assert_eq!(
+        tx(&mut c, &h("00 A4 04 00 08 80 25 00 00 01 FF 01 00")),
+        h("90 00")
+    );
 }
 
 #[test]
@@ -142,7 +145,10 @@ fn selection_quirks() {
     assert_eq!(sw(&tx(&mut c, &h("00 A4 02 04 02 3F 00"))) >> 8, 0x61);
     // Relative path from the application DF.
     assert_eq!(
-        sw(&tx(&mut c, &h("00 A4 04 04 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10"))) >> 8,
+        sw(&tx(
+            &mut c,
+            &h("00 A4 04 04 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10")
+        )) >> 8,
         0x61
     );
     assert_eq!(sw(&tx(&mut c, &h("00 A4 09 04 02 50 31"))) >> 8, 0x61);
@@ -153,13 +159,22 @@ fn selection_quirks() {
     assert_eq!(tx(&mut c, &h("00 A4 09 07 02 3F 00")), h("6A 86"));
     assert_eq!(tx(&mut c, &h("00 A4 09 04 03 3F 00 01")), h("67 00"));
     // The contactless application is not selectable over the contact interface.
-    assert_eq!(tx(&mut c, &h("00 A4 04 04 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 20")), h("6A 82"));
+    assert_eq!(
+        tx(
+            &mut c,
+            &h("00 A4 04 04 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 20")
+        ),
+        h("6A 82")
+    );
 }
 
 #[test]
 fn read_binary_by_sfi_limits_and_errors() {
     let mut c = card("cps3-doctor");
-    assert_eq!(tx(&mut c, &h("00 A4 04 0C 08 80 25 00 00 01 FF 01 00")), h("90 00"));
+    assert_eq!(
+        tx(&mut c, &h("00 A4 04 0C 08 80 25 00 00 01 FF 01 00")),
+        h("90 00")
+    );
     // OpenSC reads EF.SN by SFI 1C asking for C0 bytes: 6C 0C, then the exact read.
     assert_eq!(tx(&mut c, &h("00 B0 9C 00 C0")), h("6C 0C"));
     let r = tx(&mut c, &h("00 B0 9C 00 0C"));
@@ -218,8 +233,18 @@ fn chv_docp_is_the_real_answer_with_live_counter() {
     let (d, _) = xfer(&mut c, &get_docp);
     assert_eq!(d[13], 0x02, "9B follows the counter");
     // Public-part probe: 6A 86 [assume]; PUK DOCP carries the usage counter 9D.
-    assert_eq!(xfer(&mut c, &h("00 CB 3F FF 0B 4D 09 70 07 BF 81 01 03 7F 41 80 00")).1, 0x6A86);
-    let (d, _) = xfer(&mut c, &h("00 CB 3F FF 0A 4D 08 70 06 BF 81 02 02 A0 80 00"));
+    assert_eq!(
+        xfer(
+            &mut c,
+            &h("00 CB 3F FF 0B 4D 09 70 07 BF 81 01 03 7F 41 80 00")
+        )
+        .1,
+        0x6A86
+    );
+    let (d, _) = xfer(
+        &mut c,
+        &h("00 CB 3F FF 0A 4D 08 70 06 BF 81 02 02 A0 80 00"),
+    );
     assert!(d.windows(4).any(|w| w == [0x9D, 0x02, 0x00, 0x64]));
     // Not from the application DF (§5.5 #11).
     tx(&mut c, &h("00 A4 09 0C 04 3F 00 00 01"));
@@ -238,14 +263,33 @@ fn se_and_key_sdos_need_their_df() {
     assert_eq!(xfer(&mut c, &get_se).1, 0x6A88, "§5.5 #10");
     let (d, s) = xfer(&mut c, &get_key);
     assert_eq!(s, 0x9000);
-    assert!(d.windows(4).any(|w| w == [0x80, 0x02, 0x01, 0x00]), "modulus 256 bytes");
-    assert_eq!(xfer(&mut c, &h("00 CB 3F FF 0B 4D 09 70 07 BF 90 02 03 7F 48 80 00")).1, 0x6A86);
+    assert!(
+        d.windows(4).any(|w| w == [0x80, 0x02, 0x01, 0x00]),
+        "modulus 256 bytes"
+    );
+    assert_eq!(
+        xfer(
+            &mut c,
+            &h("00 CB 3F FF 0B 4D 09 70 07 BF 90 02 03 7F 48 80 00")
+        )
+        .1,
+        0x6A86
+    );
     tx(&mut c, &h("00 A4 09 0C 02 3F 00"));
     assert_eq!(xfer(&mut c, &get_key).1, 0x6A88, "§5.5 #11");
     let (d, s) = xfer(&mut c, &get_se);
     assert_eq!(s, 0x9000);
-    assert!(d.windows(8).any(|w| w == h("A4 06 83 01 02 95 01 08").as_slice()));
-    assert_eq!(xfer(&mut c, &h("00 CB 3F FF 0A 4D 08 70 06 BF FB 09 02 7B 80 00")).1, 0x6A88);
+    assert!(d
+        .windows(8)
+        .any(|w| w == h("A4 06 83 01 02 95 01 08").as_slice()));
+    assert_eq!(
+        xfer(
+            &mut c,
+            &h("00 CB 3F FF 0A 4D 08 70 06 BF FB 09 02 7B 80 00")
+        )
+        .1,
+        0x6A88
+    );
 }
 
 // ---------------------------------------------------------------- CPS3: PIN and PUK
@@ -372,7 +416,8 @@ fn digest_info(m: &[u8]) -> Vec<u8> {
 /// SHA-256 state after the whole 64-byte blocks of `m` (the client's share of the work).
 fn sha256_state(m: &[u8]) -> Vec<u8> {
     let mut st: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
     ];
     let blocks: Vec<_> = m
         .chunks_exact(64)
@@ -396,9 +441,21 @@ fn mse_accepts_both_tlv_orders_and_rejects_bad_templates() {
     ] {
         assert_eq!(tx(&mut c, &h(m)), h("90 00"), "{m}");
     }
-    assert_eq!(tx(&mut c, &h("00 22 41 B6 06 84 01 81 80 01 02")), h("6A 80"), "bad algorithm");
-    assert_eq!(tx(&mut c, &h("00 22 41 B6 06 84 01 82 80 01 42")), h("6A 80"), "AUT cannot CDS");
-    assert_eq!(tx(&mut c, &h("00 22 41 B6 06 84 01 85 80 01 42")), h("6A 88"), "no such key");
+    assert_eq!(
+        tx(&mut c, &h("00 22 41 B6 06 84 01 81 80 01 02")),
+        h("6A 80"),
+        "bad algorithm"
+    );
+    assert_eq!(
+        tx(&mut c, &h("00 22 41 B6 06 84 01 82 80 01 42")),
+        h("6A 80"),
+        "AUT cannot CDS"
+    );
+    assert_eq!(
+        tx(&mut c, &h("00 22 41 B6 06 84 01 85 80 01 42")),
+        h("6A 88"),
+        "no such key"
+    );
     assert_eq!(tx(&mut c, &h("00 22 41 B7 03 80 01 42")), h("6A 86"));
     assert_eq!(tx(&mut c, &h("00 22 41 B6 03 99 01 42")), h("6A 80"));
 }
@@ -430,7 +487,11 @@ fn partial_hash_signature_in_both_client_orders() {
         assert_eq!(r.len(), 258);
         assert_eq!(sw(&r), 0x9000);
         public(&c, "CPS_PRIV_SIG")
-            .verify(Pkcs1v15Sign::new::<sha2::Sha256>(), &expected_hash, &r[..256])
+            .verify(
+                Pkcs1v15Sign::new::<sha2::Sha256>(),
+                &expected_hash,
+                &r[..256],
+            )
             .expect("signature verifies");
         // The digest is consumed.
         assert_eq!(tx(&mut c, &h("00 2A 9E 9A 00")), h("69 85"));
@@ -449,7 +510,11 @@ fn short_message_and_hash_only_signatures() {
     assert_eq!(tx(&mut c, &apdu("00 2A 90 A0", &data)), h("90 00"));
     let r = tx(&mut c, &h("00 2A 9E 9A 00"));
     public(&c, "CPS_PRIV_SIG")
-        .verify(Pkcs1v15Sign::new::<sha1::Sha1>(), &sha1::Sha1::digest(b"hello"), &r[..256])
+        .verify(
+            Pkcs1v15Sign::new::<sha1::Sha1>(),
+            &sha1::Sha1::digest(b"hello"),
+            &r[..256],
+        )
         .unwrap();
     // Hash supplied whole with PSO CDS (T=0: case 4 → 61 00).
     tx(&mut c, &h("00 22 41 B6 06 80 01 42 84 01 81"));
@@ -462,8 +527,17 @@ fn short_message_and_hash_only_signatures() {
     // Wrong hash length for the algorithm.
     assert_eq!(tx(&mut c, &apdu("00 2A 9E 9A", &hash[..20])), h("6A 80"));
     // Bad partial-hash inputs.
-    assert_eq!(tx(&mut c, &apdu("00 2A 90 A0", &h("90 03 01 02 03 80 00"))), h("6A 80"));
-    assert_eq!(tx(&mut c, &apdu("00 2A 90 A0", &[&h("90 00 80 41")[..], &[0u8; 65]].concat())), h("6A 80"));
+    assert_eq!(
+        tx(&mut c, &apdu("00 2A 90 A0", &h("90 03 01 02 03 80 00"))),
+        h("6A 80")
+    );
+    assert_eq!(
+        tx(
+            &mut c,
+            &apdu("00 2A 90 A0", &[&h("90 00 80 41")[..], &[0u8; 65]].concat())
+        ),
+        h("6A 80")
+    );
 }
 
 #[test]
@@ -471,9 +545,16 @@ fn signing_needs_the_pin_and_a_security_environment() {
     let mut c = card("cps3-doctor");
     assert_eq!(tx(&mut c, &h("00 2A 9E 9A 00")), h("69 85"), "no DST");
     tx(&mut c, &h("00 22 41 B6 06 80 01 42 84 01 81"));
-    assert_eq!(tx(&mut c, &apdu("00 2A 9E 9A", &sha256(b"x"))), h("69 82"), "no PIN");
+    assert_eq!(
+        tx(&mut c, &apdu("00 2A 9E 9A", &sha256(b"x"))),
+        h("69 82"),
+        "no PIN"
+    );
     tx(&mut c, &h("00 22 41 A4 06 80 01 02 84 01 82"));
-    assert_eq!(tx(&mut c, &apdu("00 88 00 00", &digest_info(b"x"))), h("69 82"));
+    assert_eq!(
+        tx(&mut c, &apdu("00 88 00 00", &digest_info(b"x"))),
+        h("69 82")
+    );
     assert_eq!(tx(&mut c, &h("00 2A 84 80 00")), h("6A 86"));
 }
 
@@ -481,7 +562,10 @@ fn signing_needs_the_pin_and_a_security_environment() {
 fn internal_authenticate_signs_a_digest_info() {
     let mut c = card("cps3-doctor");
     verify_pin(&mut c, "1234");
-    assert_eq!(tx(&mut c, &h("00 22 41 A4 06 84 01 82 80 01 02")), h("90 00"));
+    assert_eq!(
+        tx(&mut c, &h("00 22 41 A4 06 84 01 82 80 01 02")),
+        h("90 00")
+    );
     let di = digest_info(b"tls handshake");
     let r = tx(&mut c, &apdu("00 88 00 00", &di));
     assert_eq!(r, h("61 00"));
@@ -504,13 +588,21 @@ fn decipher_with_command_chaining() {
     let ct = pk
         .encrypt(&mut rand_core::OsRng, Pkcs1v15Encrypt, &secret)
         .unwrap();
-    assert_eq!(tx(&mut c, &h("00 22 41 B8 06 80 01 1A 84 01 82")), h("90 00"));
+    assert_eq!(
+        tx(&mut c, &h("00 22 41 B8 06 80 01 1A 84 01 82")),
+        h("90 00")
+    );
     let mut first = h("10 2A 80 86 FF 81");
     first.extend_from_slice(&ct[..254]);
     assert_eq!(tx(&mut c, &first), h("90 00"));
     let (plain, s) = xfer(&mut c, &apdu("00 2A 80 86", &ct[254..]));
     assert_eq!(s, 0x9000);
     assert_eq!(plain, secret);
+    // The plaintext never reaches the trace (it came through GET RESPONSE).
+    assert!(
+        !c.trace().render().contains("73 65 73 73 69 6F 6E"),
+        "plaintext traced"
+    );
     // Bad padding: 6A 80 [assume]. A raw value that is not PKCS#1 type 2:
     let raw = rsa::BigUint::from_bytes_be(&[0x42; 200]);
     let bad = raw.modpow(pk.e(), pk.n()).to_bytes_be();
@@ -571,8 +663,15 @@ fn update_binary_needs_the_pin() {
 #[test]
 fn contactless_token_signs_without_pin() {
     let mut c = card("cps3-contactless");
-    assert_eq!(tx(&mut c, &h("00 20 00 01")), h("6A 88"), "no PIN on the contactless side");
-    let (_, s) = xfer(&mut c, &h("00 A4 04 04 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 20"));
+    assert_eq!(
+        tx(&mut c, &h("00 20 00 01")),
+        h("6A 88"),
+        "no PIN on the contactless side"
+    );
+    let (_, s) = xfer(
+        &mut c,
+        &h("00 A4 04 04 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 20"),
+    );
     assert_eq!(s, 0x9000);
     assert_eq!(tx(&mut c, &h("00 22 41 A4 03 80 01 02")), h("90 00"));
     let di = digest_info(b"badge");
@@ -595,7 +694,11 @@ fn contactless_token_signs_without_pin() {
     // EF.ATR is readable (9C READ 00).
     tx(&mut c, &h("00 A4 09 0C 04 3F 00 2F 01"));
     assert_eq!(sw(&tx(&mut c, &h("00 B0 00 00 39"))), 0x9000);
-    assert_eq!(tx(&mut c, &h("A0 A4 00 00 02 3F 00")), h("6E 00"), "no CPS2ter volet");
+    assert_eq!(
+        tx(&mut c, &h("A0 A4 00 00 02 3F 00")),
+        h("6E 00"),
+        "no CPS2ter volet"
+    );
 }
 
 // ---------------------------------------------------------------- CPS4
@@ -605,7 +708,10 @@ fn cps4_chipdoc_lives_on_channel_1() {
     let mut c = card("cps4-nurse");
     // Channel 1 is closed after a reset: a non-SELECT command is refused.
     assert_eq!(tx(&mut c, &h("01 B0 00 00 0C")), h("68 81"));
-    assert_eq!(tx(&mut c, &h("01 A4 04 0C 08 80 25 00 00 01 FF 01 00")), h("90 00"));
+    assert_eq!(
+        tx(&mut c, &h("01 A4 04 0C 08 80 25 00 00 01 FF 01 00")),
+        h("90 00")
+    );
     let r = tx(&mut c, &h("01 A4 08 00 02 D0 03 00"));
     assert_eq!(sw(&r), 0x9000, "T=1: the FCI comes directly");
     assert_eq!(r[0], 0x62);
@@ -624,10 +730,23 @@ fn cps4_69_85_and_the_reselection_sequence() {
     assert_eq!(tx(&mut c, &h("00 70 00 01")), h("90 00"));
     assert_eq!(tx(&mut c, &h("01 20 00 01")), h("69 85"));
     // The Cryptolib's recovery: ISD (ch 1), CPS2ter applet (ch 0), ChipDoc (ch 1).
-    assert_eq!(tx(&mut c, &h("01 A4 04 0C 07 A0 00 00 01 51 00 00")), h("90 00"));
-    assert_eq!(tx(&mut c, &h("01 20 00 01")), h("6D 00"), "the ISD does not know VERIFY");
-    assert_eq!(tx(&mut c, &h("00 A4 04 0C 08 80 25 00 00 01 FF 00 02")), h("90 00"));
-    assert_eq!(tx(&mut c, &h("01 A4 04 0C 08 80 25 00 00 01 FF 01 00")), h("90 00"));
+    assert_eq!(
+        tx(&mut c, &h("01 A4 04 0C 07 A0 00 00 01 51 00 00")),
+        h("90 00")
+    );
+    assert_eq!(
+        tx(&mut c, &h("01 20 00 01")),
+        h("6D 00"),
+        "the ISD does not know VERIFY"
+    );
+    assert_eq!(
+        tx(&mut c, &h("00 A4 04 0C 08 80 25 00 00 01 FF 00 02")),
+        h("90 00")
+    );
+    assert_eq!(
+        tx(&mut c, &h("01 A4 04 0C 08 80 25 00 00 01 FF 01 00")),
+        h("90 00")
+    );
     assert_eq!(tx(&mut c, &h("01 20 00 01")), h("63 C3"));
     // MANAGE CHANNEL: card-assigned channel, close, errors.
     let r = tx(&mut c, &h("00 70 00 00 01"));
@@ -643,7 +762,10 @@ fn cps4_69_85_and_the_reselection_sequence() {
 
 fn cps4_ready() -> SimCard {
     let mut c = card("cps4-nurse");
-    assert_eq!(tx(&mut c, &h("01 A4 04 0C 08 80 25 00 00 01 FF 01 00")), h("90 00"));
+    assert_eq!(
+        tx(&mut c, &h("01 A4 04 0C 08 80 25 00 00 01 FF 01 00")),
+        h("90 00")
+    );
     c
 }
 
@@ -686,7 +808,13 @@ fn cps4_raw_decipher_for_signature_and_decryption() {
     // Not logged in.
     let block = vec![0x11u8; 256];
     tx(&mut c, &apdu("11 2A 80 86", &block[..255]));
-    assert_eq!(tx(&mut c, &[apdu("01 2A 80 86", &block[255..]), vec![0]].concat()), h("69 82"));
+    assert_eq!(
+        tx(
+            &mut c,
+            &[apdu("01 2A 80 86", &block[255..]), vec![0]].concat()
+        ),
+        h("69 82")
+    );
     tx(&mut c, &apdu("01 20 00 01", &pin("1234")));
     // The host pads a DigestInfo (type 1) and the card does raw RSA: a PKCS#1 signature.
     let di = digest_info(b"client auth");
@@ -695,7 +823,10 @@ fn cps4_raw_decipher_for_signature_and_decryption() {
     padded.push(0x00);
     padded.extend_from_slice(&di);
     assert_eq!(tx(&mut c, &apdu("11 2A 80 86", &padded[..255])), h("90 00"));
-    let r = tx(&mut c, &[apdu("01 2A 80 86", &padded[255..]), vec![0]].concat());
+    let r = tx(
+        &mut c,
+        &[apdu("01 2A 80 86", &padded[255..]), vec![0]].concat(),
+    );
     assert_eq!((r.len(), sw(&r)), (258, 0x9000));
     sk.to_public_key()
         .verify(Pkcs1v15Sign::new_unprefixed(), &di, &r[..256])
@@ -710,7 +841,10 @@ fn cps4_raw_decipher_for_signature_and_decryption() {
     assert_eq!(&r[r.len() - 8..r.len() - 2], b"secret");
     assert_eq!(&r[..2], &[0x00, 0x02]);
     // MSE forms ChipDoc does not know.
-    assert_eq!(tx(&mut c, &h("01 22 41 A4 06 80 01 02 84 01 82")), h("6A 80"));
+    assert_eq!(
+        tx(&mut c, &h("01 22 41 A4 06 80 01 02 84 01 82")),
+        h("6A 80")
+    );
 }
 
 #[test]
@@ -742,7 +876,10 @@ fn cps4_pin_change_and_unblock_forms() {
 fn cps2ter_volet_select_fci_and_private_read() {
     let mut c = card("cps3-doctor");
     // IAS side: the application DF is current.
-    tx(&mut c, &h("00 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10"));
+    tx(
+        &mut c,
+        &h("00 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10"),
+    );
     let r = tx(&mut c, &h("A0 A4 00 00 02 3F 00"));
     assert_eq!(r[0], 0x9F);
     let (fci, s) = (tx(&mut c, &[0xA0, 0xC0, 0x00, 0x00, r[1]]), 0);
@@ -760,7 +897,10 @@ fn cps2ter_volet_select_fci_and_private_read() {
     verify_pin(&mut c, "1234");
     let r = tx(&mut c, &[0xA0, 0xB0, 0x00, 0x00, size as u8]);
     assert_eq!((r.len(), sw(&r)), (size + 2, 0x9000));
-    assert_eq!(tx(&mut c, &[0xA0, 0xB0, 0x00, 0x01, size as u8]), h("94 02"));
+    assert_eq!(
+        tx(&mut c, &[0xA0, 0xB0, 0x00, 0x01, size as u8]),
+        h("94 02")
+    );
     // Invoicing situation one level down; unknown file; unknown INS; bad P1P2.
     assert_eq!(tx(&mut c, &h("A0 A4 00 00 02 3F 00"))[0], 0x9F);
     assert_eq!(tx(&mut c, &h("A0 A4 00 00 02 7F 01"))[0], 0x9F);
@@ -796,7 +936,11 @@ fn faults_remove_reset_status_truncate() {
     assert_eq!(tx(&mut c, &h("00 20 00 01")), h("6F 00"));
     c.inject(1, FaultKind::Reset);
     assert_eq!(c.process(&h("00 20 00 01")), Err(SimFault::Reset));
-    assert_eq!(tx(&mut c, &h("00 20 00 01")), h("63 C3"), "a reset drops the PIN status");
+    assert_eq!(
+        tx(&mut c, &h("00 20 00 01")),
+        h("63 C3"),
+        "a reset drops the PIN status"
+    );
     c.inject(2, FaultKind::Remove);
     assert_eq!(sw(&tx(&mut c, &h("00 84 00 00 08"))), 0x9000);
     assert_eq!(c.process(&h("00 84 00 00 08")), Err(SimFault::Removed));
@@ -818,7 +962,10 @@ fn trace_counts_and_masks() {
     assert_eq!(t.apdu_count(), 2);
     assert_eq!(t.byte_count(), 13 + 2 + 5 + 10);
     let text = t.render();
-    assert!(text.contains("00 20 00 01 08 2A 2A 2A 2A 2A 2A 2A 2A"), "{text}");
+    assert!(
+        text.contains("00 20 00 01 08 2A 2A 2A 2A 2A 2A 2A 2A"),
+        "{text}"
+    );
     assert!(!text.contains("31 32 33 34"));
     assert_eq!(t.modelled_micros(), 0, "latency model off by default");
 }
@@ -841,5 +988,8 @@ fn latency_model_accounts_bytes_and_rsa() {
     tx(&mut c, &h("00 22 41 B6 06 80 01 42 84 01 81"));
     t.clear();
     xfer(&mut c, &apdu("00 2A 9E 9A", &sha256(b"x")));
-    assert!(t.modelled_micros() > 250_000, "one RSA operation is counted");
+    assert!(
+        t.modelled_micros() > 250_000,
+        "one RSA operation is counted"
+    );
 }

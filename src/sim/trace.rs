@@ -46,16 +46,39 @@ impl Default for Trace {
     }
 }
 
-/// INS bytes whose command data is a PIN, a PUK or a new reference value.
-const SECRET_INS: [u8; 3] = [0x20, 0x24, 0x2C];
+/// Whether a command's data must not be traced: PINs, PUKs and new reference values
+/// (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER) and signature inputs (INTERNAL
+/// AUTHENTICATE, PSO HASH, PSO CDS).
+pub fn secret_command(c: &[u8]) -> bool {
+    match c {
+        [_, 0x20 | 0x24 | 0x2C | 0x88, ..] => true,
+        [_, 0x2A, p1, p2, ..] => matches!((p1, p2), (0x90, 0xA0) | (0x9E, 0x9A)),
+        _ => false,
+    }
+}
+
+/// Whether a command's answer must not be traced: deciphered plaintext (PSO DECIPHER).
+pub fn secret_answer(c: &[u8]) -> bool {
+    matches!(c, [_, 0x2A, 0x80, 0x86, ..])
+}
 
 /// The command with its secret data bytes replaced by `2A` (the header and Lc are kept).
 pub fn mask_command(c: &[u8]) -> Vec<u8> {
     let mut m = c.to_vec();
-    if c.len() > 5 && SECRET_INS.contains(&c[1]) {
+    if c.len() > 5 && secret_command(c) {
         for b in &mut m[5..] {
             *b = 0x2A;
         }
+    }
+    m
+}
+
+/// An answer with its data bytes replaced by `2A` (the status word is kept).
+pub fn mask_answer(r: &[u8]) -> Vec<u8> {
+    let mut m = r.to_vec();
+    let n = m.len().saturating_sub(2);
+    for b in &mut m[..n] {
+        *b = 0x2A;
     }
     m
 }
@@ -72,10 +95,15 @@ impl Trace {
         self.push(event);
     }
 
-    pub fn apdu(&self, command: &[u8], response: &[u8], micros: u64) {
+    /// Records an exchange; `secret_answer` masks the answer's data (plaintext).
+    pub fn apdu(&self, command: &[u8], response: &[u8], micros: u64, secret_answer: bool) {
         self.push(TraceEvent::Apdu {
             command: mask_command(command),
-            response: response.to_vec(),
+            response: if secret_answer {
+                mask_answer(response)
+            } else {
+                response.to_vec()
+            },
             micros,
         });
     }
@@ -154,16 +182,27 @@ mod tests {
 
     #[test]
     fn pin_bytes_are_masked() {
-        let verify = [0x00, 0x20, 0x00, 0x01, 0x08, 0x31, 0x32, 0x33, 0x34, 0xFF, 0xFF, 0xFF, 0xFF];
+        let verify = [
+            0x00, 0x20, 0x00, 0x01, 0x08, 0x31, 0x32, 0x33, 0x34, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
         let m = mask_command(&verify);
         assert_eq!(&m[..5], &verify[..5]);
         assert!(m[5..].iter().all(|b| *b == 0x2A));
         let select = [0x00, 0xA4, 0x09, 0x04, 0x02, 0x3F, 0x00];
         assert_eq!(mask_command(&select), select.to_vec());
         let t = Trace::default();
-        t.apdu(&verify, &[0x90, 0x00], 0);
+        t.apdu(&verify, &[0x90, 0x00], 0, false);
         assert!(!t.render().contains("31 32 33 34"));
         assert_eq!(t.apdu_count(), 1);
         assert_eq!(t.byte_count(), 15);
+        // Signature inputs and plaintext are masked too; other commands are not.
+        assert!(secret_command(&[0x00, 0x2A, 0x9E, 0x9A, 0x01, 0x55]));
+        assert!(secret_command(&[0x10, 0x88, 0x00, 0x00, 0x01, 0x55]));
+        assert!(!secret_command(&[0x00, 0x2A, 0x80, 0x86, 0x01, 0x55]));
+        assert!(secret_answer(&[0x00, 0x2A, 0x80, 0x86, 0x01, 0x55]));
+        assert_eq!(
+            mask_answer(&[1, 2, 0x90, 0x00]),
+            vec![0x2A, 0x2A, 0x90, 0x00]
+        );
     }
 }

@@ -34,9 +34,20 @@ pub enum ResetSeen {
     Yes,
 }
 
+/// The transmission protocol negotiated with the card. It only changes how case 4 is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// T=0: a case-4 command goes without Le; the card answers `61 xx`.
+    T0,
+    /// T=1: every field is sent as is.
+    T1,
+}
+
 /// One connected card.
 pub trait Transport: Send {
     fn atr(&self) -> &[u8];
+    /// The protocol in use on this connection.
+    fn protocol(&self) -> Protocol;
     /// One C-APDU in, the raw R-APDU out (data ‖ SW1 SW2). No 61xx/6Cxx logic here.
     fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError>;
     /// Exclusive access; reports whether the card was reset since the last transaction.

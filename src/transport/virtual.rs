@@ -2,7 +2,8 @@
 //! card. The test (or `CPX_SIM_CARDS`) keeps a handle on each card to pull it, reset it or
 //! inject faults.
 
-use super::{ReaderInfo, Readers, ResetSeen, Transport, TransportError};
+use super::{Protocol, ReaderInfo, Readers, ResetSeen, Transport, TransportError};
+use crate::sim::profile;
 use crate::sim::{SimCard, SimFault};
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +23,11 @@ impl SimReaders {
 
     /// Adds a reader holding `card`; returns the control handle.
     pub fn add(&mut self, card: SimCard) -> SharedCard {
-        let name = format!("CPX Virtual Reader {} ({})", self.readers.len(), card.profile().persona);
+        let name = format!(
+            "CPX Virtual Reader {} ({})",
+            self.readers.len(),
+            card.profile().persona
+        );
         let shared = Arc::new(Mutex::new(card));
         self.readers.push((name, shared.clone()));
         shared
@@ -57,7 +62,12 @@ impl Readers for SimReaders {
             .map(|(name, card)| {
                 let (present, atr) = card
                     .lock()
-                    .map(|c| (c.is_present(), if c.is_present() { c.atr() } else { Vec::new() }))
+                    .map(|c| {
+                        (
+                            c.is_present(),
+                            if c.is_present() { c.atr() } else { Vec::new() },
+                        )
+                    })
                     .unwrap_or((false, Vec::new()));
                 ReaderInfo {
                     name: name.clone(),
@@ -74,19 +84,26 @@ impl Readers for SimReaders {
             .iter()
             .find(|(n, _)| n == reader)
             .ok_or(TransportError::NoReader)?;
-        let atr = {
-            let mut c = card.lock().map_err(|_| TransportError::Io("poisoned".into()))?;
+        let (atr, protocol) = {
+            let mut c = card
+                .lock()
+                .map_err(|_| TransportError::Io("poisoned".into()))?;
             if !c.is_present() {
                 return Err(TransportError::NoCard);
             }
             if !c.is_powered() {
                 c.power_on();
             }
-            c.atr()
+            let protocol = match c.profile().protocol {
+                profile::Protocol::T0 => Protocol::T0,
+                profile::Protocol::T1 => Protocol::T1,
+            };
+            (c.atr(), protocol)
         };
         Ok(Box::new(SimTransport {
             card: card.clone(),
             atr,
+            protocol,
         }))
     }
 }
@@ -95,11 +112,16 @@ impl Readers for SimReaders {
 pub struct SimTransport {
     card: SharedCard,
     atr: Vec<u8>,
+    protocol: Protocol,
 }
 
 impl Transport for SimTransport {
     fn atr(&self) -> &[u8] {
         &self.atr
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {

@@ -1,0 +1,444 @@
+//! PC/SC readers and cards (feature `pcsc`): the only module that imports the `pcsc` crate.
+//!
+//! * Connections are always `ShareMode::Shared` with `Protocols::ANY` (never `Direct`: the
+//!   `pcsc` crate panics on transmit over a direct connection).
+//! * Errors are mapped by [`map_error`]: `ResetCard` → `Reset` (and the handle is
+//!   reconnected with `Disposition::LeaveCard` so the next call works), `RemovedCard` →
+//!   `Removed`, `NoSmartcard` → `NoCard`, reader errors → `NoReader`, the rest → `Io(text)`.
+//!
+//! # Transactions
+//!
+//! `pcsc::Card::transaction()` returns a guard that borrows the `Card`, which cannot be kept
+//! inside the struct that owns that `Card` without `unsafe`. So:
+//!
+//! * `begin()` calls `SCardBeginTransaction` through `Card::transaction()` and forgets the
+//!   guard (`std::mem::forget` of a guard holding only a reference: nothing leaks); the lock
+//!   is then held by our handle;
+//! * `end()` releases it by disconnecting that handle with `Disposition::LeaveCard` (PC/SC
+//!   ends a handle's transactions on disconnect; the card is neither reset nor unpowered)
+//!   and connects a fresh shared handle at once. The card keeps its state (current files,
+//!   verified PIN). A reset by another application after that point is reported by the
+//!   next `begin()` as usual.
+//! * If the fresh connection fails (card in exclusive use, removed), the transport connects
+//!   again lazily on the next call and, not knowing what happened meanwhile, reports
+//!   `ResetSeen::Yes`.
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+use zeroize::Zeroize;
+
+use super::{ReaderInfo, Readers, ResetSeen, Transport, TransportError};
+
+/// Maps a PC/SC error to ours; the PC/SC text and code are kept for logs in `Io`.
+pub fn map_error(e: pcsc::Error) -> TransportError {
+    use pcsc::Error as E;
+    match e {
+        E::ResetCard | E::UnpoweredCard => TransportError::Reset,
+        E::RemovedCard => TransportError::Removed,
+        E::NoSmartcard => TransportError::NoCard,
+        E::UnknownReader | E::ReaderUnavailable | E::NoReadersAvailable => TransportError::NoReader,
+        E::SharingViolation => TransportError::Sharing,
+        E::Timeout => TransportError::Timeout,
+        other => TransportError::Io(format!("PC/SC: {other} ({:#010X})", other as u32)),
+    }
+}
+
+/// Errors after which the PC/SC context must be established again (pcscd restarted).
+fn context_lost(e: pcsc::Error) -> bool {
+    matches!(
+        e,
+        pcsc::Error::InvalidHandle | pcsc::Error::NoService | pcsc::Error::ServiceStopped
+    )
+}
+
+/// The PC/SC readers of this machine.
+pub struct PcscReaders {
+    context: Option<Context>,
+}
+
+impl PcscReaders {
+    /// No PC/SC call yet: the context is established on first use.
+    pub fn new() -> PcscReaders {
+        PcscReaders { context: None }
+    }
+
+    fn context(&mut self) -> Result<Context, pcsc::Error> {
+        if let Some(ctx) = &self.context {
+            return Ok(ctx.clone());
+        }
+        let ctx = Context::establish(Scope::User)?;
+        self.context = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    /// Runs `op` with the context, re-establishing it once if pcscd went away.
+    fn with_context<T>(
+        &mut self,
+        op: impl Fn(&Context) -> Result<T, pcsc::Error>,
+    ) -> Result<T, pcsc::Error> {
+        match self.context().and_then(|ctx| op(&ctx)) {
+            Err(e) if context_lost(e) => {
+                self.context = None;
+                self.context().and_then(|ctx| op(&ctx))
+            }
+            other => other,
+        }
+    }
+}
+
+impl Default for PcscReaders {
+    fn default() -> Self {
+        PcscReaders::new()
+    }
+}
+
+/// Reader names, then their state with a zero timeout (no waiting).
+fn list_with(ctx: &Context) -> Result<Vec<ReaderInfo>, pcsc::Error> {
+    let names = match ctx.list_readers_owned() {
+        Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
+        other => other?,
+    };
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut states: Vec<ReaderState> = names
+        .into_iter()
+        .map(|name| ReaderState::new(name, State::UNAWARE))
+        .collect();
+    match ctx.get_status_change(Duration::ZERO, &mut states) {
+        Ok(()) | Err(pcsc::Error::Timeout) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(states
+        .iter()
+        .map(|s| {
+            let ev = s.event_state();
+            let present = ev.contains(State::PRESENT) && !ev.contains(State::MUTE);
+            ReaderInfo {
+                name: s.name().to_string_lossy().into_owned(),
+                card_present: present,
+                atr: if present {
+                    s.atr().to_vec()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect())
+}
+
+impl Readers for PcscReaders {
+    fn list(&mut self) -> Result<Vec<ReaderInfo>, TransportError> {
+        match self.with_context(list_with) {
+            // No PC/SC service: no readers.
+            Err(pcsc::Error::NoService) | Err(pcsc::Error::ServiceStopped) => Ok(Vec::new()),
+            other => other.map_err(map_error),
+        }
+    }
+
+    fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError> {
+        let name = CString::new(reader).map_err(|_| TransportError::NoReader)?;
+        let transport = self
+            .with_context(|ctx| PcscTransport::open(ctx.clone(), name.clone()))
+            .map_err(map_error)?;
+        Ok(Box::new(transport))
+    }
+}
+
+/// Receive buffer: a short R-APDU is at most 258 bytes; allow extended ones.
+const RX_BUFFER: usize = pcsc::MAX_BUFFER_SIZE_EXTENDED;
+
+/// One card in a PC/SC reader.
+pub struct PcscTransport {
+    context: Context,
+    reader: CString,
+    card: Option<Card>,
+    atr: Vec<u8>,
+    t0: bool,
+    in_transaction: bool,
+    /// A reset (or an unobserved gap) to report at the next `begin()`.
+    reset_pending: bool,
+    rx: Vec<u8>,
+}
+
+impl PcscTransport {
+    /// Connects (shared, T=0 or T=1 as the card and reader negotiate).
+    pub fn open(context: Context, reader: CString) -> Result<PcscTransport, pcsc::Error> {
+        let (card, atr, t0) = connect_card(&context, &reader)?;
+        Ok(PcscTransport {
+            context,
+            reader,
+            card: Some(card),
+            atr,
+            t0,
+            in_transaction: false,
+            reset_pending: false,
+            rx: Vec::new(),
+        })
+    }
+
+    /// The negotiated protocol is T=0 (else T=1). The APDU channel needs it: under T=0 a
+    /// case-4 command is sent without Le.
+    pub fn is_t0(&self) -> bool {
+        self.t0
+    }
+
+    /// The reader's name.
+    pub fn reader(&self) -> &str {
+        self.reader.to_str().unwrap_or("")
+    }
+
+    /// The connected card, connecting again if an earlier `end()` could not.
+    fn card(&mut self) -> Result<&mut Card, TransportError> {
+        if self.card.is_none() {
+            let (card, atr, t0) = connect_card(&self.context, &self.reader).map_err(map_error)?;
+            self.atr = atr;
+            self.t0 = t0;
+            self.reset_pending = true;
+            self.card = Some(card);
+        }
+        self.card.as_mut().ok_or(TransportError::NoCard)
+    }
+
+    /// After `ResetCard`: reconnect without resetting again, remember to tell `begin()`.
+    fn recover_from_reset(&mut self) {
+        self.reset_pending = true;
+        if let Some(card) = self.card.as_mut() {
+            if let Err(e) =
+                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+            {
+                log::debug!("PC/SC reconnect after reset failed: {e}");
+                self.card = None;
+            }
+        }
+    }
+}
+
+/// `SCardConnect` (shared, any protocol), then ATR and protocol from `SCardStatus`.
+fn connect_card(ctx: &Context, reader: &CString) -> Result<(Card, Vec<u8>, bool), pcsc::Error> {
+    let card = ctx.connect(reader, ShareMode::Shared, Protocols::ANY)?;
+    let status = card.status2_owned()?;
+    let t0 = match status.protocol2() {
+        Some(pcsc::Protocol::T0) => true,
+        Some(pcsc::Protocol::T1) => false,
+        // RAW or undefined: nothing we can speak APDUs over.
+        _ => return Err(pcsc::Error::ProtoMismatch),
+    };
+    Ok((card, status.atr().to_vec(), t0))
+}
+
+impl Transport for PcscTransport {
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+
+    fn protocol(&self) -> super::Protocol {
+        if self.is_t0() {
+            super::Protocol::T0
+        } else {
+            super::Protocol::T1
+        }
+    }
+
+    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        if self.rx.len() != RX_BUFFER {
+            self.rx = vec![0; RX_BUFFER];
+        }
+        let mut rx = std::mem::take(&mut self.rx);
+        let result = match self.card() {
+            Ok(card) => card.transmit(c_apdu, &mut rx).map(|r| r.to_vec()),
+            Err(e) => {
+                self.rx = rx;
+                return Err(e);
+            }
+        };
+        // The buffer may have held key material or plaintext.
+        let used = result.as_ref().map_or(0, Vec::len);
+        rx[..used].zeroize();
+        self.rx = rx;
+        match result {
+            Ok(r) => Ok(r),
+            Err(pcsc::Error::ResetCard) => {
+                self.recover_from_reset();
+                Err(TransportError::Reset)
+            }
+            Err(e) => Err(map_error(e)),
+        }
+    }
+
+    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
+        for _ in 0..2 {
+            let outcome = {
+                let card = self.card()?;
+                match card.transaction() {
+                    // The lock stays with our handle until `end()` disconnects it.
+                    Ok(tx) => {
+                        std::mem::forget(tx);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            match outcome {
+                Ok(()) => {
+                    self.in_transaction = true;
+                    let seen = std::mem::take(&mut self.reset_pending);
+                    return Ok(if seen { ResetSeen::Yes } else { ResetSeen::No });
+                }
+                Err(pcsc::Error::ResetCard) => self.recover_from_reset(),
+                Err(e) => return Err(map_error(e)),
+            }
+        }
+        Err(TransportError::Reset)
+    }
+
+    fn end(&mut self) -> Result<(), TransportError> {
+        if !std::mem::take(&mut self.in_transaction) {
+            return Ok(());
+        }
+        let Some(card) = self.card.take() else {
+            return Ok(());
+        };
+        if let Err((card, e)) = card.disconnect(Disposition::LeaveCard) {
+            self.card = Some(card);
+            return Err(map_error(e));
+        }
+        match connect_card(&self.context, &self.reader) {
+            Ok((card, atr, t0)) => {
+                if atr != self.atr || t0 != self.t0 {
+                    // Another card (or another negotiation) behind the same reader.
+                    self.reset_pending = true;
+                    self.atr = atr;
+                    self.t0 = t0;
+                }
+                self.card = Some(card);
+            }
+            Err(e) => {
+                log::debug!("PC/SC reconnect after end of transaction failed: {e}");
+                // `card()` connects lazily and flags a possible reset.
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PcscTransport {
+    fn drop(&mut self) {
+        // `pcsc::Card`'s own Drop resets the card; leave it as it is for other applications.
+        if let Some(card) = self.card.take() {
+            if let Err((_card, e)) = card.disconnect(Disposition::LeaveCard) {
+                log::debug!("PC/SC disconnect failed: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_mapping() {
+        use pcsc::Error as E;
+        let table = [
+            (E::ResetCard, TransportError::Reset),
+            (E::UnpoweredCard, TransportError::Reset),
+            (E::RemovedCard, TransportError::Removed),
+            (E::NoSmartcard, TransportError::NoCard),
+            (E::UnknownReader, TransportError::NoReader),
+            (E::ReaderUnavailable, TransportError::NoReader),
+            (E::NoReadersAvailable, TransportError::NoReader),
+            (E::SharingViolation, TransportError::Sharing),
+            (E::Timeout, TransportError::Timeout),
+        ];
+        for (pcsc_err, ours) in table {
+            assert_eq!(map_error(pcsc_err), ours, "{pcsc_err:?}");
+        }
+        match map_error(E::CommError) {
+            TransportError::Io(text) => assert!(text.contains("0x80100013"), "{text}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(context_lost(E::NoService));
+        assert!(context_lost(E::InvalidHandle));
+        assert!(!context_lost(E::ResetCard));
+    }
+
+    /// Needs a running pcscd; with `CPX_TEST_READER` set, also talks to the card in that
+    /// reader (any card answering `00 A4 04 00 00` with at least a status word):
+    /// `CPX_TEST_READER="Virtual PCD 00 00" cargo test --lib real_pcscd -- --ignored`.
+    #[test]
+    #[ignore]
+    fn real_pcscd() {
+        use std::sync::mpsc;
+        let mut readers = PcscReaders::new();
+        let list = readers.list().unwrap();
+        eprintln!("{list:?}");
+        let Ok(name) = std::env::var("CPX_TEST_READER") else {
+            return;
+        };
+        let info = list.iter().find(|r| r.name == name).expect("reader listed");
+        assert!(info.card_present);
+        let select = [0x00, 0xA4, 0x04, 0x00, 0x00];
+        let ctx = Context::establish(Scope::User).unwrap();
+        let reader = CString::new(name.clone()).unwrap();
+        let mut t = PcscTransport::open(ctx.clone(), reader.clone()).unwrap();
+        assert_eq!(t.atr(), info.atr.as_slice());
+        eprintln!("T=0: {}", t.is_t0());
+        // (pcsc-lite also makes SCardConnect wait for a transaction: connect first.)
+        let mut other = PcscTransport::open(ctx, reader).unwrap();
+        assert_eq!(t.begin().unwrap(), ResetSeen::No);
+        assert!(t.transmit(&select).unwrap().len() >= 2);
+
+        // While we hold the transaction, another handle cannot get through.
+        let (tx, rx) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let r = other.begin();
+            let sent = other.transmit(&select);
+            let _ = other.end();
+            tx.send((r, sent)).unwrap();
+        });
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {} // blocked, as it should be
+            Ok(r) => panic!("second handle got through a transaction: {r:?}"),
+            Err(e) => panic!("{e}"),
+        }
+        t.end().unwrap();
+        // Released: the other handle now runs.
+        let (r, sent) = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("lock released by end()");
+        assert_eq!(r.unwrap(), ResetSeen::No);
+        assert!(sent.unwrap().len() >= 2);
+        worker.join().unwrap();
+
+        // The fresh handle works, and sees no reset.
+        assert_eq!(t.begin().unwrap(), ResetSeen::No);
+        assert!(t.transmit(&select).unwrap().len() >= 2);
+        t.end().unwrap();
+
+        // A reset by someone else is reported once, and the handle keeps working.
+        let mut resetter = readers.connect(&name).unwrap();
+        drop(resetter.begin());
+        drop(resetter.end());
+        let ctx2 = Context::establish(Scope::User).unwrap();
+        let card = ctx2
+            .connect(
+                &CString::new(name).unwrap(),
+                ShareMode::Shared,
+                Protocols::ANY,
+            )
+            .unwrap();
+        card.disconnect(Disposition::ResetCard)
+            .map_err(|(_, e)| e)
+            .unwrap();
+        let first = t.transmit(&select);
+        assert_eq!(first, Err(TransportError::Reset));
+        assert_eq!(t.begin().unwrap(), ResetSeen::Yes);
+        assert!(t.transmit(&select).unwrap().len() >= 2);
+        t.end().unwrap();
+        assert_eq!(t.begin().unwrap(), ResetSeen::No);
+        t.end().unwrap();
+    }
+}
