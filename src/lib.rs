@@ -5,9 +5,16 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[allow(unsafe_code)]
+mod abi;
 pub mod apdu;
+pub mod config;
 pub mod cpx;
+pub mod log;
+pub mod p11;
+pub mod soft;
 pub mod transport;
+pub mod x509;
 
 #[cfg(feature = "sim")]
 pub mod sim;

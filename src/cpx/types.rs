@@ -114,12 +114,8 @@ pub struct TokenContents {
     pub so_pin: Option<PinInfo>,
 }
 
-/// Hash algorithms the cards sign with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlg {
-    Sha1,
-    Sha256,
-}
+/// Hash algorithms the cards sign with (defined in the `soft` leaf, which hashes).
+pub use crate::soft::HashAlg;
 
 /// What to sign, in card terms (the PKCS#11 layer maps mechanisms onto these).
 #[derive(Debug, Clone, PartialEq, Eq)]

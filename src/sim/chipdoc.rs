@@ -31,7 +31,7 @@ pub fn process(p: &Profile, s: &mut CardState, cmd: &Command) -> Out {
         Err(out) => return out,
     };
     if cmd.ins == 0xA4 && cmd.p1 == 0x04 {
-        return select_aid(s, ch, &cmd);
+        return select_aid(p, s, ch, &cmd);
     }
     match s.channels[ch].app {
         App::Card => chipdoc(p, s, ch, &cmd),
@@ -92,7 +92,7 @@ fn manage_channel(s: &mut CardState, ch: usize, cmd: &Command) -> Out {
 }
 
 /// SELECT by AID: applets, or the PKCS#15 application DF inside ChipDoc.
-fn select_aid(s: &mut CardState, ch: usize, cmd: &Command) -> Out {
+fn select_aid(p: &Profile, s: &mut CardState, ch: usize, cmd: &Command) -> Out {
     let with_fci = match cmd.p2 {
         0x00 | 0x04 => true,
         0x0C => false,
@@ -115,6 +115,11 @@ fn select_aid(s: &mut CardState, ch: usize, cmd: &Command) -> Out {
         iasecc::set_current_on(s, ch, df);
         return fci(s, df, with_fci);
     };
+    if app == App::Card && p.quirks.mf_aid_select_resets_security {
+        // [assume §14 #7] selecting the applet resets its security status, as selecting
+        // the MF AID does on CPS3.
+        s.verified.clear();
+    }
     let st = &mut s.channels[ch];
     st.app = app;
     st.current_df = MF;

@@ -530,7 +530,14 @@ pub fn change_reference_data(
             if cmd.data.len() != n {
                 return Out::sw(sw::WRONG_LENGTH);
             }
-            if !s.verified.contains(&reference) {
+            // The new value alone is accepted after the CHV itself was verified, or after
+            // the CHV that may reset it (the PUK) was: the CPS4 unblock is RESET RETRY
+            // COUNTER without data then this command [code: Cryptolib; assume: rule].
+            let reset_scb = s
+                .chv(reference)
+                .and_then(|c| scb_for(&c.spec.acl.0, op::DECIPHER_OR_RESET))
+                .unwrap_or(0xFF);
+            if !s.verified.contains(&reference) && !s.scb_satisfied(p, reset_scb) {
                 return Out::sw(sw::SECURITY_NOT_SATISFIED);
             }
             &cmd.data[..]

@@ -863,6 +863,16 @@ fn cps4_pin_change_and_unblock_forms() {
     assert_eq!(tx(&mut c, &apdu("01 20 00 02", b"12345678")), h("90 00"));
     assert_eq!(tx(&mut c, &h("01 2C 03 81")), h("90 00"));
     assert_eq!(tx(&mut c, &h("01 20 00 01")), h("63 C3"));
+    // The Cryptolib then sets the new PIN alone: allowed because the PUK is verified.
+    assert_eq!(tx(&mut c, &apdu("01 24 01 01", &pin("9753"))), h("90 00"));
+    assert_eq!(tx(&mut c, &apdu("01 20 00 01", &pin("2468"))), h("63 C2"));
+    assert_eq!(tx(&mut c, &apdu("01 20 00 01", &pin("9753"))), h("90 00"));
+    // Re-selecting ChipDoc resets the security status [assume §14 #7].
+    tx(&mut c, &h("01 A4 04 0C 08 80 25 00 00 01 FF 01 00"));
+    assert_eq!(tx(&mut c, &h("01 20 00 01")), h("63 C3"));
+    assert_eq!(tx(&mut c, &apdu("01 24 01 01", &pin("2468"))), h("69 82"));
+    assert_eq!(tx(&mut c, &apdu("01 20 00 01", &pin("9753"))), h("90 00"));
+    assert_eq!(tx(&mut c, &apdu("01 24 01 01", &pin("2468"))), h("90 00"));
     assert_eq!(tx(&mut c, &apdu("01 20 00 01", &pin("2468"))), h("90 00"));
     assert_eq!(tx(&mut c, &apdu("01 24 01 01", &pin("1357"))), h("90 00"));
     c.reset();

@@ -1,0 +1,310 @@
+//! General-purpose, slot and token functions (PKCS#11 2.40 §5.4–5.5) and the 3.0
+//! interface functions (PKCS#11 3.0 §5.4).
+
+use super::lists::{FUNCTION_LIST, INTERFACES};
+use super::out::{self, pad};
+use super::{with_module, Global};
+use crate::config::Config;
+use crate::p11::{Error, Module, Result};
+use crate::transport::Readers;
+use cryptoki_sys::*;
+
+const NO_VERSION: CK_VERSION = CK_VERSION { major: 0, minor: 0 };
+
+/// The readers the module drives: the simulator when `CPX_SIM_CARDS` is set in a `sim`
+/// build, else PC/SC.
+fn readers(config: &Config) -> Result<Box<dyn Readers>> {
+    #[cfg(feature = "sim")]
+    if let Some(spec) = &config.sim_cards {
+        return match crate::transport::r#virtual::SimReaders::from_spec(spec) {
+            Ok(r) => Ok(Box::new(r)),
+            Err(e) => {
+                log::error!("CPX_SIM_CARDS={spec:?}: {e}");
+                Err(Error::Internal("CPX_SIM_CARDS names an unknown card"))
+            }
+        };
+    }
+    let _ = config;
+    #[cfg(feature = "pcsc")]
+    return Ok(Box::new(crate::transport::pcsc::PcscReaders::new()));
+    #[cfg(not(feature = "pcsc"))]
+    Ok(Box::new(NoReaders))
+}
+
+/// Builds without PC/SC and without simulated cards have no readers.
+#[cfg(not(feature = "pcsc"))]
+struct NoReaders;
+
+#[cfg(not(feature = "pcsc"))]
+impl Readers for NoReaders {
+    fn list(
+        &mut self,
+    ) -> std::result::Result<Vec<crate::transport::ReaderInfo>, crate::transport::TransportError>
+    {
+        Ok(Vec::new())
+    }
+    fn connect(
+        &mut self,
+        _: &str,
+    ) -> std::result::Result<Box<dyn crate::transport::Transport>, crate::transport::TransportError>
+    {
+        Err(crate::transport::TransportError::NoReader)
+    }
+}
+
+entry!(
+    /// C_Initialize (PKCS#11 2.40 §5.4): the four-way CK_C_INITIALIZE_ARGS table; we
+    /// always lock with our own mutex. A non-NULL pReserved (p11-kit `x-init-reserved`,
+    /// Cryptolib keywords) is logged and ignored (cryptolib-compat §12). After a fork the
+    /// child starts afresh (the parent's state is leaked, never touched).
+    fn C_Initialize(p_init_args: CK_VOID_PTR) {
+        // SAFETY: a non-NULL argument points to a CK_C_INITIALIZE_ARGS (spec §5.4).
+        let args = unsafe { out::read(p_init_args as *const CK_C_INITIALIZE_ARGS) };
+        let config = Config::from_env();
+        crate::log::init(&config);
+        if let Some(a) = args {
+            let fns = [
+                a.CreateMutex.is_some(),
+                a.DestroyMutex.is_some(),
+                a.LockMutex.is_some(),
+                a.UnlockMutex.is_some(),
+            ];
+            if fns.iter().any(|&x| x) && !fns.iter().all(|&x| x) {
+                return Err(Error::ArgumentsBad);
+            }
+            if !a.pReserved.is_null() {
+                log::debug!("C_Initialize: non-NULL pReserved ignored");
+            }
+            log::debug!(
+                "C_Initialize: flags {:#x}, mutex functions {}",
+                a.flags,
+                fns[0]
+            );
+        }
+        let mut g = match super::MODULE.lock() {
+            Ok(g) => g,
+            Err(p) => {
+                super::MODULE.clear_poison();
+                p.into_inner()
+            }
+        };
+        let pid = std::process::id();
+        if let Some(old) = g.take() {
+            if old.pid == pid {
+                *g = Some(old);
+                return Err(Error::AlreadyInitialized);
+            }
+            log::info!("C_Initialize after fork: dropping the parent's state unused");
+            std::mem::forget(old);
+        }
+        let module = Module::new(readers(&config)?);
+        *g = Some(Global { module, pid });
+        Ok(())
+    }
+);
+
+entry!(
+    /// C_Finalize (PKCS#11 2.40 §5.4): pReserved must be NULL. Clears a poisoned lock.
+    fn C_Finalize(p_reserved: CK_VOID_PTR) {
+        if !p_reserved.is_null() {
+            return Err(Error::ArgumentsBad);
+        }
+        let mut g = match super::MODULE.lock() {
+            Ok(g) => g,
+            Err(p) => {
+                super::MODULE.clear_poison();
+                p.into_inner()
+            }
+        };
+        match g.take() {
+            Some(old) if old.pid == std::process::id() => Ok(()),
+            Some(old) => {
+                std::mem::forget(old);
+                Err(Error::NotInitialized)
+            }
+            None => Err(Error::NotInitialized),
+        }
+    }
+);
+
+entry!(
+    /// C_GetInfo (PKCS#11 2.40 §5.4): Cryptoki 2.40, our own strings (cryptolib-compat §3).
+    fn C_GetInfo(p_info: CK_INFO_PTR) {
+        with_module(|_| Ok(()))?;
+        let info = CK_INFO {
+            cryptokiVersion: CK_VERSION {
+                major: 2,
+                minor: 40,
+            },
+            manufacturerID: pad("cpx-pkcs11 project"),
+            flags: 0,
+            libraryDescription: pad("cpx-pkcs11 CPx PKCS#11 module"),
+            libraryVersion: CK_VERSION {
+                major: env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0),
+                minor: env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0),
+            },
+        };
+        // SAFETY: p_info points to a CK_INFO (spec §5.4).
+        unsafe { out::write(p_info, info) }
+    }
+);
+
+entry!(
+    /// C_GetFunctionList (PKCS#11 2.40 §5.4): the static 2.40 list; no initialisation
+    /// needed.
+    fn C_GetFunctionList(pp_function_list: CK_FUNCTION_LIST_PTR_PTR) {
+        let list = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+        // SAFETY: the argument points to a writable CK_FUNCTION_LIST_PTR (spec §5.4).
+        unsafe { out::write(pp_function_list, list) }
+    }
+);
+
+entry!(
+    /// C_GetInterfaceList (PKCS#11 3.0 §5.4): "PKCS 11" 3.0, then "PKCS 11" 2.40.
+    fn C_GetInterfaceList(p_interfaces_list: CK_INTERFACE_PTR, pul_count: CK_ULONG_PTR) {
+        // SAFETY: spec §5.4 length protocol: pul_count is a CK_ULONG, the list has room
+        // for *pul_count interfaces when non-NULL.
+        unsafe { out::out_list(&INTERFACES.0, p_interfaces_list, pul_count) }
+    }
+);
+
+entry!(
+    /// C_GetInterface (PKCS#11 3.0 §5.4): by name (NULL = default), version (NULL = any)
+    /// and flags (must be offered). No match → CKR_ARGUMENTS_BAD.
+    fn C_GetInterface(
+        p_interface_name: CK_UTF8CHAR_PTR,
+        p_version: CK_VERSION_PTR,
+        pp_interface: CK_INTERFACE_PTR_PTR,
+        flags: CK_FLAGS,
+    ) {
+        if pp_interface.is_null() {
+            return Err(Error::ArgumentsBad);
+        }
+        // SAFETY: a non-NULL name is NUL-terminated (spec §5.4).
+        let name = unsafe { out::c_string(p_interface_name) };
+        // SAFETY: a non-NULL version points to a CK_VERSION.
+        let version = unsafe { out::read(p_version as *const CK_VERSION) };
+        let found = INTERFACES.0.iter().zip(INTERFACE_VERSIONS).find(|(i, v)| {
+            name.as_deref().map_or(true, |n| n == b"PKCS 11")
+                && version.map_or(true, |w| w.major == v.major && w.minor == v.minor)
+                && flags & !i.flags == 0
+        });
+        let (iface, _) = found.ok_or(Error::ArgumentsBad)?;
+        let p = iface as *const CK_INTERFACE as *mut CK_INTERFACE;
+        // SAFETY: pp_interface is non-NULL and writable (spec §5.4).
+        unsafe { out::write(pp_interface, p) }
+    }
+);
+
+/// Versions of the lists in `INTERFACES`, in the same order.
+const INTERFACE_VERSIONS: [CK_VERSION; 2] = [
+    CK_VERSION { major: 3, minor: 0 },
+    CK_VERSION {
+        major: 2,
+        minor: 40,
+    },
+];
+
+entry!(
+    /// C_GetSlotList (PKCS#11 2.40 §5.5): re-scans readers; one slot per reader, IDs
+    /// stable per reader name (cryptolib-compat §4).
+    fn C_GetSlotList(
+        token_present: CK_BBOOL,
+        p_slot_list: CK_SLOT_ID_PTR,
+        pul_count: CK_ULONG_PTR,
+    ) {
+        let ids = with_module(|m| Ok(m.slot_list(token_present != CK_FALSE)))?;
+        // SAFETY: spec §5.5 length protocol.
+        unsafe { out::out_list(&ids, p_slot_list, pul_count) }
+    }
+);
+
+entry!(
+    /// C_GetSlotInfo (PKCS#11 2.40 §5.5): reader name, removable hardware slot.
+    fn C_GetSlotInfo(slot_id: CK_SLOT_ID, p_info: CK_SLOT_INFO_PTR) {
+        let s = with_module(|m| m.slot_info(slot_id))?;
+        let info = CK_SLOT_INFO {
+            slotDescription: pad(&s.description),
+            manufacturerID: pad(""),
+            flags: s.flags,
+            hardwareVersion: NO_VERSION,
+            firmwareVersion: NO_VERSION,
+        };
+        // SAFETY: p_info points to a CK_SLOT_INFO (spec §5.5).
+        unsafe { out::write(p_info, info) }
+    }
+);
+
+entry!(
+    /// C_GetTokenInfo (PKCS#11 2.40 §5.5, cryptolib-compat §5): label, model, serial as
+    /// the Cryptolib shows them; PIN flags from live counters.
+    fn C_GetTokenInfo(slot_id: CK_SLOT_ID, p_info: CK_TOKEN_INFO_PTR) {
+        let t = with_module(|m| m.token_info(slot_id))?;
+        let info = CK_TOKEN_INFO {
+            label: pad(&t.label),
+            manufacturerID: pad(&t.manufacturer),
+            model: pad(&t.model),
+            serialNumber: pad(&t.serial),
+            flags: t.flags,
+            ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulSessionCount: t.sessions as CK_ULONG,
+            ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulRwSessionCount: t.rw_sessions as CK_ULONG,
+            ulMaxPinLen: t.max_pin as CK_ULONG,
+            ulMinPinLen: t.min_pin as CK_ULONG,
+            ulTotalPublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulTotalPrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            hardwareVersion: NO_VERSION,
+            firmwareVersion: NO_VERSION,
+            utcTime: [b' '; 16],
+        };
+        // SAFETY: p_info points to a CK_TOKEN_INFO (spec §5.5).
+        unsafe { out::write(p_info, info) }
+    }
+);
+
+entry!(
+    /// C_WaitForSlotEvent (PKCS#11 2.40 §5.5): CKF_DONT_BLOCK polling only; a blocking
+    /// wait is CKR_FUNCTION_NOT_SUPPORTED as in the Cryptolib (cryptolib-compat §10).
+    fn C_WaitForSlotEvent(flags: CK_FLAGS, p_slot: CK_SLOT_ID_PTR, _p_reserved: CK_VOID_PTR) {
+        if flags & CKF_DONT_BLOCK == 0 {
+            with_module(|_| Ok(()))?;
+            return Err(Error::FunctionNotSupported);
+        }
+        if p_slot.is_null() {
+            with_module(|_| Ok(()))?;
+            return Err(Error::ArgumentsBad);
+        }
+        let id = with_module(|m| m.poll_slot_event())?;
+        // SAFETY: p_slot is non-NULL and points to a CK_SLOT_ID (spec §5.5).
+        unsafe { out::write(p_slot, id) }
+    }
+);
+
+entry!(
+    /// C_GetMechanismList (PKCS#11 2.40 §5.5): per card generation (cryptolib-compat §7.1).
+    fn C_GetMechanismList(
+        slot_id: CK_SLOT_ID,
+        p_mechanism_list: CK_MECHANISM_TYPE_PTR,
+        pul_count: CK_ULONG_PTR,
+    ) {
+        let list = with_module(|m| m.mechanism_list(slot_id))?;
+        // SAFETY: spec §5.5 length protocol.
+        unsafe { out::out_list(&list, p_mechanism_list, pul_count) }
+    }
+);
+
+entry!(
+    /// C_GetMechanismInfo (PKCS#11 2.40 §5.5): key sizes and flags per generation.
+    fn C_GetMechanismInfo(
+        slot_id: CK_SLOT_ID,
+        ty: CK_MECHANISM_TYPE,
+        p_info: CK_MECHANISM_INFO_PTR,
+    ) {
+        let info = with_module(|m| m.mechanism_info(slot_id, ty))?;
+        // SAFETY: p_info points to a CK_MECHANISM_INFO (spec §5.5).
+        unsafe { out::write(p_info, info) }
+    }
+);

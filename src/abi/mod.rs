@@ -1,0 +1,122 @@
+//! L4: the C ABI — the only code with `extern "C"`, raw pointers, statics and
+//! `catch_unwind` (`style.md` §5). Each entry point is one `entry!` line: the body runs
+//! under [`guard`] and reaches the state through [`with_module`].
+
+use crate::p11::{Error, Module, Result};
+use cryptoki_sys::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard};
+
+/// Defines an exported PKCS#11 entry point whose body returns `p11::Result<()>`:
+/// `Ok` → CKR_OK, `Err(e)` → `e.rv()`, a panic → CKR_GENERAL_ERROR.
+macro_rules! entry {
+    ($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> CK_RV {
+            $crate::abi::guard(stringify!($name), || -> $crate::p11::Result<()> { $body })
+        }
+    };
+    // Reachable only through a function list (PKCS#11 3.0 additions): not exported.
+    (hidden $(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        #[allow(non_snake_case)]
+        pub(crate) unsafe extern "C" fn $name($($arg: $ty),*) -> CK_RV {
+            $crate::abi::guard(stringify!($name), || -> $crate::p11::Result<()> { $body })
+        }
+    };
+}
+
+mod crypto;
+mod general;
+mod lists;
+mod object;
+mod out;
+mod session;
+mod unsupported;
+
+/// The module and the process that initialised it (fork detection).
+struct Global {
+    module: Module,
+    pid: u32,
+}
+
+/// The single global (`style.md` §3.5): one lock, held for the whole call.
+static MODULE: Mutex<Option<Global>> = Mutex::new(None);
+
+/// Runs a body: catches panics, maps errors, logs `C_Xxx -> CKR_…` at debug (routine
+/// failures) or warn.
+pub(crate) fn guard(name: &'static str, f: impl FnOnce() -> Result<()>) -> CK_RV {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => {
+            log::debug!("{name} -> CKR_OK");
+            CKR_OK
+        }
+        Ok(Err(e)) => {
+            let rv = e.rv();
+            if e.is_routine() {
+                log::debug!("{name} -> {} ({e})", rv_name(rv));
+            } else {
+                log::warn!("{name} -> {} ({e})", rv_name(rv));
+            }
+            rv
+        }
+        Err(_) => {
+            log::error!("{name} panicked -> CKR_GENERAL_ERROR");
+            CKR_GENERAL_ERROR
+        }
+    }
+}
+
+/// The lock; a poisoned lock (a panic while holding it) is CKR_GENERAL_ERROR until
+/// C_Finalize clears it.
+fn lock() -> Result<MutexGuard<'static, Option<Global>>> {
+    MODULE
+        .lock()
+        .map_err(|_| Error::Internal("module lock poisoned"))
+}
+
+/// Runs `f` on the initialised module (of this process), else CKR_CRYPTOKI_NOT_INITIALIZED.
+pub(crate) fn with_module<T>(f: impl FnOnce(&mut Module) -> Result<T>) -> Result<T> {
+    let mut g = lock()?;
+    match g.as_mut() {
+        Some(global) if global.pid == std::process::id() => f(&mut global.module),
+        _ => Err(Error::NotInitialized),
+    }
+}
+
+/// Names of the return codes we produce, for logs.
+fn rv_name(rv: CK_RV) -> String {
+    let name = match rv {
+        CKR_OK => "CKR_OK",
+        CKR_ARGUMENTS_BAD => "CKR_ARGUMENTS_BAD",
+        CKR_GENERAL_ERROR => "CKR_GENERAL_ERROR",
+        CKR_CRYPTOKI_NOT_INITIALIZED => "CKR_CRYPTOKI_NOT_INITIALIZED",
+        CKR_CRYPTOKI_ALREADY_INITIALIZED => "CKR_CRYPTOKI_ALREADY_INITIALIZED",
+        CKR_SLOT_ID_INVALID => "CKR_SLOT_ID_INVALID",
+        CKR_TOKEN_NOT_PRESENT => "CKR_TOKEN_NOT_PRESENT",
+        CKR_TOKEN_NOT_RECOGNIZED => "CKR_TOKEN_NOT_RECOGNIZED",
+        CKR_SESSION_HANDLE_INVALID => "CKR_SESSION_HANDLE_INVALID",
+        CKR_OBJECT_HANDLE_INVALID => "CKR_OBJECT_HANDLE_INVALID",
+        CKR_KEY_HANDLE_INVALID => "CKR_KEY_HANDLE_INVALID",
+        CKR_KEY_TYPE_INCONSISTENT => "CKR_KEY_TYPE_INCONSISTENT",
+        CKR_MECHANISM_INVALID => "CKR_MECHANISM_INVALID",
+        CKR_MECHANISM_PARAM_INVALID => "CKR_MECHANISM_PARAM_INVALID",
+        CKR_OPERATION_ACTIVE => "CKR_OPERATION_ACTIVE",
+        CKR_OPERATION_NOT_INITIALIZED => "CKR_OPERATION_NOT_INITIALIZED",
+        CKR_USER_NOT_LOGGED_IN => "CKR_USER_NOT_LOGGED_IN",
+        CKR_USER_ALREADY_LOGGED_IN => "CKR_USER_ALREADY_LOGGED_IN",
+        CKR_PIN_INCORRECT => "CKR_PIN_INCORRECT",
+        CKR_PIN_LOCKED => "CKR_PIN_LOCKED",
+        CKR_BUFFER_TOO_SMALL => "CKR_BUFFER_TOO_SMALL",
+        CKR_ATTRIBUTE_TYPE_INVALID => "CKR_ATTRIBUTE_TYPE_INVALID",
+        CKR_ATTRIBUTE_SENSITIVE => "CKR_ATTRIBUTE_SENSITIVE",
+        CKR_FUNCTION_NOT_SUPPORTED => "CKR_FUNCTION_NOT_SUPPORTED",
+        CKR_NO_EVENT => "CKR_NO_EVENT",
+        CKR_DEVICE_ERROR => "CKR_DEVICE_ERROR",
+        CKR_DATA_LEN_RANGE => "CKR_DATA_LEN_RANGE",
+        CKR_SIGNATURE_INVALID => "CKR_SIGNATURE_INVALID",
+        _ => return format!("CKR_{rv:#x}"),
+    };
+    name.to_string()
+}

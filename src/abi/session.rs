@@ -1,0 +1,97 @@
+//! Session management, login and PINs (PKCS#11 2.40 §5.6, cryptolib-compat §9–10).
+
+use super::out;
+use super::with_module;
+use crate::p11::Error;
+use cryptoki_sys::*;
+
+entry!(
+    /// C_OpenSession (PKCS#11 2.40 §5.6): CKF_SERIAL_SESSION required; R/W accepted.
+    fn C_OpenSession(
+        slot_id: CK_SLOT_ID,
+        flags: CK_FLAGS,
+        _p_application: CK_VOID_PTR,
+        _notify: CK_NOTIFY,
+        ph_session: CK_SESSION_HANDLE_PTR,
+    ) {
+        if ph_session.is_null() {
+            with_module(|_| Ok(()))?;
+            return Err(Error::ArgumentsBad);
+        }
+        let h = with_module(|m| m.open_session(slot_id, flags))?;
+        // SAFETY: ph_session is non-NULL and points to a CK_SESSION_HANDLE (spec §5.6).
+        unsafe { out::write(ph_session, h) }
+    }
+);
+
+entry!(
+    /// C_CloseSession (PKCS#11 2.40 §5.6): the last session of a token logs it out.
+    fn C_CloseSession(h_session: CK_SESSION_HANDLE) {
+        with_module(|m| m.close_session(h_session))
+    }
+);
+
+entry!(
+    /// C_CloseAllSessions (PKCS#11 2.40 §5.6).
+    fn C_CloseAllSessions(slot_id: CK_SLOT_ID) {
+        with_module(|m| m.close_all_sessions(slot_id))
+    }
+);
+
+entry!(
+    /// C_GetSessionInfo (PKCS#11 2.40 §5.6).
+    fn C_GetSessionInfo(h_session: CK_SESSION_HANDLE, p_info: CK_SESSION_INFO_PTR) {
+        let info = with_module(|m| m.session_info(h_session))?;
+        // SAFETY: p_info points to a CK_SESSION_INFO (spec §5.6).
+        unsafe { out::write(p_info, info) }
+    }
+);
+
+entry!(
+    /// C_Login (PKCS#11 2.40 §5.6, cryptolib-compat §9): a PIN outside the AODF bounds
+    /// is CKR_PIN_INCORRECT without touching the card; a wrong PIN is never retried.
+    fn C_Login(
+        h_session: CK_SESSION_HANDLE,
+        user_type: CK_USER_TYPE,
+        p_pin: CK_UTF8CHAR_PTR,
+        ul_pin_len: CK_ULONG,
+    ) {
+        // SAFETY: p_pin points to ul_pin_len bytes (spec §5.6).
+        let pin = unsafe { out::in_slice(p_pin, ul_pin_len) };
+        with_module(|m| m.login(h_session, user_type, pin?))
+    }
+);
+
+entry!(
+    /// C_Logout (PKCS#11 2.40 §5.6): nobody logged in → CKR_USER_NOT_LOGGED_IN.
+    fn C_Logout(h_session: CK_SESSION_HANDLE) {
+        with_module(|m| m.logout(h_session))
+    }
+);
+
+entry!(
+    /// C_InitPIN (PKCS#11 2.40 §5.6): the unblock flow after C_Login(CKU_SO, PUK)
+    /// (cryptolib-compat §9).
+    fn C_InitPIN(h_session: CK_SESSION_HANDLE, p_pin: CK_UTF8CHAR_PTR, ul_pin_len: CK_ULONG) {
+        // SAFETY: p_pin points to ul_pin_len bytes (spec §5.6).
+        let pin = unsafe { out::in_slice(p_pin, ul_pin_len) };
+        with_module(|m| m.init_pin(h_session, pin?))
+    }
+);
+
+entry!(
+    /// C_SetPIN (PKCS#11 2.40 §5.6): changes the user PIN (R/W session).
+    fn C_SetPIN(
+        h_session: CK_SESSION_HANDLE,
+        p_old_pin: CK_UTF8CHAR_PTR,
+        ul_old_len: CK_ULONG,
+        p_new_pin: CK_UTF8CHAR_PTR,
+        ul_new_len: CK_ULONG,
+    ) {
+        // SAFETY: each pointer points to its length in bytes (spec §5.6).
+        let old = unsafe { out::in_slice(p_old_pin, ul_old_len) };
+        // SAFETY: as above.
+        let new = unsafe { out::in_slice(p_new_pin, ul_new_len) };
+        with_module(|m| m.set_pin(h_session, old?, new?))
+    }
+);

@@ -1,0 +1,664 @@
+//! Cryptographic operations on `Module` (compat §7.2): signing and decryption on the card,
+//! verification and encryption in software with the certificate's public key, digests in
+//! software. Signature lengths come from the key size, never from a second card operation.
+
+use super::error::{Error, Result};
+use super::mechanism::{self, Hasher, Mechanism};
+use super::module::Module;
+use super::object::{ObjectKind, ObjectView};
+use super::session::{DecryptOp, KeyOp, Operation, Output, SignOp, VerifyOp};
+use super::slot::LoginState;
+use crate::apdu::CardError;
+use crate::cpx::{Generation, KeyInfo, KeyRole, SignInput};
+use crate::soft::{self, SoftError};
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+/// Which lookup failure code a *Init uses for an unknown key handle.
+#[derive(Clone, Copy)]
+enum BadKey {
+    Key,
+    Object,
+}
+
+impl Module {
+    /// Common part of the *Init calls: session, no active operation, mechanism advertised.
+    fn op_init(&mut self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<(usize, Generation)> {
+        let idx = self.check_session(h)?;
+        let (s, token) = self.parts(h, idx)?;
+        if s.op.is_some() {
+            return Err(Error::OperationActive);
+        }
+        s.last_digest = None;
+        let g = token.contents().generation;
+        if !mechanism::mechanisms(g).contains(&mech.ty) {
+            return Err(Error::MechanismInvalid(mech.ty));
+        }
+        Ok((idx, g))
+    }
+
+    fn set_op(&mut self, h: CK_SESSION_HANDLE, op: Operation) -> Result<()> {
+        self.session_mut(h)?.op = Some(op);
+        Ok(())
+    }
+
+    /// Private key `key` of the token at `idx`: (key index, KeyInfo).
+    fn private_key(
+        &mut self,
+        idx: usize,
+        key: CK_OBJECT_HANDLE,
+        bad: BadKey,
+    ) -> Result<(KeyInfo, LoginState)> {
+        let token = self.token_mut(idx)?;
+        let o = token.object(key).ok_or(match bad {
+            BadKey::Key => Error::KeyHandleInvalid(key),
+            BadKey::Object => Error::ObjectHandleInvalid(key),
+        })?;
+        match o.kind {
+            ObjectKind::PrivateKey(i) => Ok((token.contents().keys[i].clone(), token.login)),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    // ---- sign ---------------------------------------------------------------------------
+
+    /// C_SignInit.
+    pub fn sign_init(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let (idx, g) = self.op_init(h, mech)?;
+        if mechanism::hash_of(mech.ty).is_some() && matches!(mech.ty, CKM_SHA_1 | CKM_SHA256) {
+            return Err(Error::MechanismInvalid(mech.ty));
+        }
+        let (k, login) = self.private_key(idx, key, BadKey::Key)?;
+        if !k.can_sign {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        if k.needs_login && login != LoginState::User {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let pss_hash = if mechanism::is_pss(mech.ty) {
+            Some(mechanism::check_pss_params(mech.ty, &mech.param)?)
+        } else {
+            None
+        };
+        if mech.ty == CKM_RSA_X_509 && !(g == Generation::Cps4 && k.role == KeyRole::Authentication)
+        {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let op = KeyOp {
+            key,
+            mech: mech.ty,
+            pss_hash,
+            k: k.modulus.len().max(k.bits.div_ceil(8)),
+        };
+        self.set_op(
+            h,
+            Operation::Sign(SignOp {
+                key: op,
+                data: Zeroizing::new(Vec::new()),
+            }),
+        )
+    }
+
+    /// C_Sign: single part (also after C_SignUpdate: the data is appended).
+    pub fn sign(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        self.sign_finish(h, data, cap)
+    }
+
+    /// C_SignUpdate.
+    pub fn sign_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.check_session(h)?;
+        let s = self.session_mut(h)?;
+        match &mut s.op {
+            Some(Operation::Sign(op)) => {
+                op.data.extend_from_slice(data);
+                Ok(())
+            }
+            _ => Err(Error::OperationNotInitialized),
+        }
+    }
+
+    /// C_SignFinal.
+    pub fn sign_final(&mut self, h: CK_SESSION_HANDLE, cap: Option<usize>) -> Result<Output> {
+        self.sign_finish(h, &[], cap)
+    }
+
+    fn sign_finish(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        tail: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        let idx = self.check_session(h)?;
+        let (s, token) = self.parts(h, idx)?;
+        let Some(Operation::Sign(op)) = &s.op else {
+            return Err(Error::OperationNotInitialized);
+        };
+        let mut message = Zeroizing::new(op.data.to_vec());
+        message.extend_from_slice(tail);
+        let keyop = op.key.clone();
+        let r = (|| {
+            let o = token
+                .object(keyop.key)
+                .ok_or(Error::KeyHandleInvalid(keyop.key))?;
+            let ObjectKind::PrivateKey(ki) = o.kind else {
+                return Err(Error::KeyTypeInconsistent);
+            };
+            let g = token.contents().generation;
+            let key = token.contents().keys[ki].clone();
+            let input = sign_input(g, &key, &keyop, &message)?;
+            Ok((key, input))
+        })();
+        let (key, input) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                s.op = None;
+                return Err(e);
+            }
+        };
+        match cap {
+            Some(c) if c >= keyop.k => {}
+            _ => return Ok(Output::Len(keyop.k)),
+        }
+        let r = self.with_card(idx, |c| c.sign(&key.id, &input));
+        if let Ok(s) = self.session_mut(h) {
+            s.op = None;
+        }
+        let mut sig = r.map_err(|e| match e {
+            Error::Card(CardError::FileNotFound) => Error::DeviceError("key not found on the card"),
+            e => e,
+        })?;
+        if sig.len() < keyop.k {
+            let mut padded = vec![0u8; keyop.k - sig.len()];
+            padded.append(&mut sig);
+            sig = padded;
+        }
+        Ok(Output::Bytes(sig))
+    }
+
+    // ---- verify (software) ----------------------------------------------------------------
+
+    /// C_VerifyInit: with a public key (or a private key: its public half).
+    pub fn verify_init(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let (idx, _) = self.op_init(h, mech)?;
+        if matches!(mech.ty, CKM_SHA_1 | CKM_SHA256) {
+            return Err(Error::MechanismInvalid(mech.ty));
+        }
+        let k = self.public_key_len(idx, key)?;
+        let pss_hash = if mechanism::is_pss(mech.ty) {
+            Some(mechanism::check_pss_params(mech.ty, &mech.param)?)
+        } else {
+            None
+        };
+        let op = KeyOp {
+            key,
+            mech: mech.ty,
+            pss_hash,
+            k,
+        };
+        self.set_op(
+            h,
+            Operation::Verify(VerifyOp {
+                key: op,
+                data: Vec::new(),
+            }),
+        )
+    }
+
+    fn public_key_len(&mut self, idx: usize, key: CK_OBJECT_HANDLE) -> Result<usize> {
+        let token = self.token_mut(idx)?;
+        let o = token.object(key).ok_or(Error::KeyHandleInvalid(key))?;
+        match o.rsa_public(&token.view()) {
+            Some((n, _)) if !n.is_empty() => Ok(n.len()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// C_Verify.
+    pub fn verify(&mut self, h: CK_SESSION_HANDLE, data: &[u8], sig: &[u8]) -> Result<()> {
+        self.verify_finish(h, data, sig)
+    }
+
+    /// C_VerifyUpdate.
+    pub fn verify_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.check_session(h)?;
+        match &mut self.session_mut(h)?.op {
+            Some(Operation::Verify(op)) => {
+                op.data.extend_from_slice(data);
+                Ok(())
+            }
+            _ => Err(Error::OperationNotInitialized),
+        }
+    }
+
+    /// C_VerifyFinal.
+    pub fn verify_final(&mut self, h: CK_SESSION_HANDLE, sig: &[u8]) -> Result<()> {
+        self.verify_finish(h, &[], sig)
+    }
+
+    fn verify_finish(&mut self, h: CK_SESSION_HANDLE, tail: &[u8], sig: &[u8]) -> Result<()> {
+        let idx = self.check_session(h)?;
+        let (s, token) = self.parts(h, idx)?;
+        let Some(Operation::Verify(op)) = s.op.take() else {
+            return Err(Error::OperationNotInitialized);
+        };
+        let mut message = op.data;
+        message.extend_from_slice(tail);
+        let o = token
+            .object(op.key.key)
+            .ok_or(Error::KeyHandleInvalid(op.key.key))?;
+        let (n, e) = o
+            .rsa_public(&token.view())
+            .ok_or(Error::KeyTypeInconsistent)?;
+        let k = op.key.k;
+        if sig.len() != k {
+            return Err(Error::SignatureLenRange);
+        }
+        let r = match op.key.mech {
+            CKM_RSA_PKCS => {
+                if message.len() + soft::PKCS1_OVERHEAD > k {
+                    return Err(Error::DataLenRange);
+                }
+                soft::verify_pkcs1_raw(&n, &e, &message, sig)
+            }
+            CKM_SHA1_RSA_PKCS | CKM_SHA256_RSA_PKCS => {
+                let alg = mechanism::hash_of(op.key.mech).ok_or(Error::Internal("hash"))?;
+                soft::verify_pkcs1_hash(&n, &e, alg, &mechanism::hash(alg, &message), sig)
+            }
+            CKM_RSA_PKCS_PSS => {
+                let alg = op.key.pss_hash.ok_or(Error::Internal("pss"))?;
+                if message.len() != alg.len() {
+                    return Err(Error::DataLenRange);
+                }
+                soft::verify_pss(&n, &e, alg, &message, alg.len(), sig)
+            }
+            CKM_SHA1_RSA_PKCS_PSS | CKM_SHA256_RSA_PKCS_PSS => {
+                let alg = op.key.pss_hash.ok_or(Error::Internal("pss"))?;
+                let hash = mechanism::hash(alg, &message);
+                soft::verify_pss(&n, &e, alg, &hash, alg.len(), sig)
+            }
+            CKM_RSA_X_509 => {
+                if message.len() > k {
+                    return Err(Error::DataLenRange);
+                }
+                let m = soft::rsa_public_raw(&n, &e, sig).map_err(soft_error)?;
+                let mut expected = vec![0u8; k - message.len()];
+                expected.extend_from_slice(&message);
+                if m == expected {
+                    Ok(())
+                } else {
+                    Err(SoftError::SignatureInvalid)
+                }
+            }
+            other => return Err(Error::MechanismInvalid(other)),
+        };
+        r.map_err(soft_error)
+    }
+
+    // ---- encrypt (software) ---------------------------------------------------------------
+
+    /// C_EncryptInit: CKM_RSA_PKCS with a public key; not with the signature key (the
+    /// Cryptolib refuses labels containing "Sign", compat §7.2).
+    pub fn encrypt_init(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let (idx, _) = self.op_init(h, mech)?;
+        if mech.ty != CKM_RSA_PKCS {
+            return Err(Error::MechanismInvalid(mech.ty));
+        }
+        let token = self.token_mut(idx)?;
+        let o = token.object(key).ok_or(Error::KeyHandleInvalid(key))?;
+        let view = token.view();
+        if !matches!(o.kind, ObjectKind::PublicKey(_)) || o.label(&view).contains("Sign") {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        let k = self.public_key_len(idx, key)?;
+        let op = KeyOp {
+            key,
+            mech: mech.ty,
+            pss_hash: None,
+            k,
+        };
+        self.set_op(h, Operation::Encrypt(op))
+    }
+
+    /// C_Encrypt (single part only, compat §8).
+    pub fn encrypt(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        let idx = self.check_session(h)?;
+        let (s, token) = self.parts(h, idx)?;
+        let Some(Operation::Encrypt(op)) = &s.op else {
+            return Err(Error::OperationNotInitialized);
+        };
+        let op = op.clone();
+        if data.len() + 11 > op.k {
+            s.op = None;
+            return Err(Error::DataLenRange);
+        }
+        match cap {
+            Some(c) if c >= op.k => {}
+            _ => return Ok(Output::Len(op.k)),
+        }
+        s.op = None;
+        let view: ObjectView = token.view();
+        let o = token
+            .object(op.key)
+            .ok_or(Error::KeyHandleInvalid(op.key))?;
+        let (n, e) = o.rsa_public(&view).ok_or(Error::KeyTypeInconsistent)?;
+        soft::encrypt_pkcs1(&n, &e, data)
+            .map(Output::Bytes)
+            .map_err(soft_error)
+    }
+
+    // ---- decrypt (card) -------------------------------------------------------------------
+
+    /// C_DecryptInit: an unknown key handle gives CKR_OBJECT_HANDLE_INVALID (ANS, §14).
+    pub fn decrypt_init(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let (idx, _) = self.op_init(h, mech)?;
+        if mech.ty != CKM_RSA_PKCS {
+            return Err(Error::MechanismInvalid(mech.ty));
+        }
+        let (k, login) = self.private_key(idx, key, BadKey::Object)?;
+        if !k.can_decrypt {
+            return Err(Error::KeyTypeInconsistent);
+        }
+        if k.needs_login && login != LoginState::User {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let op = KeyOp {
+            key,
+            mech: mech.ty,
+            pss_hash: None,
+            k: k.modulus.len().max(k.bits.div_ceil(8)),
+        };
+        self.set_op(
+            h,
+            Operation::Decrypt(DecryptOp {
+                key: op,
+                data: Vec::new(),
+                result: None,
+            }),
+        )
+    }
+
+    /// C_Decrypt.
+    pub fn decrypt(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        self.decrypt_finish(h, Some(data), cap)
+    }
+
+    /// C_DecryptUpdate: collects the cryptogram; the plaintext comes with C_DecryptFinal.
+    pub fn decrypt_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<Output> {
+        self.check_session(h)?;
+        match &mut self.session_mut(h)?.op {
+            Some(Operation::Decrypt(op)) => {
+                op.data.extend_from_slice(data);
+                Ok(Output::Bytes(Vec::new()))
+            }
+            _ => Err(Error::OperationNotInitialized),
+        }
+    }
+
+    /// C_DecryptFinal.
+    pub fn decrypt_final(&mut self, h: CK_SESSION_HANDLE, cap: Option<usize>) -> Result<Output> {
+        self.decrypt_finish(h, None, cap)
+    }
+
+    fn decrypt_finish(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        data: Option<&[u8]>,
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        let idx = self.check_session(h)?;
+        let s = self.session_mut(h)?;
+        let Some(Operation::Decrypt(op)) = &mut s.op else {
+            return Err(Error::OperationNotInitialized);
+        };
+        if let Some(r) = &op.result {
+            return Ok(match cap {
+                Some(c) if c >= r.len() => {
+                    let out = r.to_vec();
+                    s.op = None;
+                    Output::Bytes(out)
+                }
+                _ => Output::Len(r.len()),
+            });
+        }
+        let cryptogram = match data {
+            Some(d) => d.to_vec(),
+            None => op.data.clone(),
+        };
+        let (key, k) = (op.key.key, op.key.k);
+        if cryptogram.len() != k {
+            s.op = None;
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let Some(cap) = cap else {
+            return Ok(Output::Len(k));
+        };
+        let key_id = {
+            let token = self.token_mut(idx)?;
+            match token.object(key).map(|o| o.kind) {
+                Some(ObjectKind::PrivateKey(i)) => token.contents().keys[i].id.clone(),
+                _ => return Err(Error::ObjectHandleInvalid(key)),
+            }
+        };
+        let r = self.with_card(idx, |c| c.decrypt(&key_id, &cryptogram));
+        let s = self.session_mut(h)?;
+        let plain = match r {
+            Ok(p) => Zeroizing::new(p),
+            Err(e) => {
+                s.op = None;
+                return Err(match e {
+                    Error::Card(CardError::Status(_)) => Error::EncryptedDataInvalid,
+                    Error::Card(CardError::WrongLength) => Error::EncryptedDataLenRange,
+                    e => e,
+                });
+            }
+        };
+        if plain.len() <= cap {
+            s.op = None;
+            Ok(Output::Bytes(plain.to_vec()))
+        } else {
+            let n = plain.len();
+            if let Some(Operation::Decrypt(op)) = &mut s.op {
+                op.result = Some(plain);
+            }
+            Ok(Output::Len(n))
+        }
+    }
+
+    // ---- digest (software) ----------------------------------------------------------------
+
+    /// C_DigestInit: CKM_SHA_1 or CKM_SHA256.
+    pub fn digest_init(&mut self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
+        self.check_session(h)?;
+        let s = self.session_mut(h)?;
+        if s.op.is_some() {
+            return Err(Error::OperationActive);
+        }
+        let alg = match mech.ty {
+            CKM_SHA_1 | CKM_SHA256 => mechanism::hash_of(mech.ty).ok_or(Error::Internal("hash"))?,
+            other => return Err(Error::MechanismInvalid(other)),
+        };
+        s.last_digest = None;
+        s.op = Some(Operation::Digest(Hasher::new(alg)));
+        Ok(())
+    }
+
+    /// C_Digest.
+    pub fn digest(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Output> {
+        self.check_session(h)?;
+        let s = self.session_mut(h)?;
+        let Some(Operation::Digest(hasher)) = &s.op else {
+            return Err(Error::OperationNotInitialized);
+        };
+        let n = mechanism::hash_len(hasher.alg());
+        match cap {
+            Some(c) if c >= n => {}
+            _ => return Ok(Output::Len(n)),
+        }
+        let mut hasher = hasher.clone();
+        hasher.update(data);
+        let out = hasher.finish();
+        s.op = None;
+        s.last_digest = Some(out.clone());
+        Ok(Output::Bytes(out))
+    }
+
+    /// C_DigestUpdate.
+    pub fn digest_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.check_session(h)?;
+        match &mut self.session_mut(h)?.op {
+            Some(Operation::Digest(hasher)) => {
+                hasher.update(data);
+                Ok(())
+            }
+            _ => Err(Error::OperationNotInitialized),
+        }
+    }
+
+    /// C_DigestFinal; after a completed C_Digest it returns that digest again (compat §14).
+    pub fn digest_final(&mut self, h: CK_SESSION_HANDLE, cap: Option<usize>) -> Result<Output> {
+        self.check_session(h)?;
+        let s = self.session_mut(h)?;
+        match &s.op {
+            Some(Operation::Digest(hasher)) => {
+                let n = mechanism::hash_len(hasher.alg());
+                match cap {
+                    Some(c) if c >= n => {}
+                    _ => return Ok(Output::Len(n)),
+                }
+                let Some(Operation::Digest(hasher)) = s.op.take() else {
+                    return Err(Error::Internal("digest state"));
+                };
+                Ok(Output::Bytes(hasher.finish()))
+            }
+            None if s.last_digest.is_some() => {
+                let d = s.last_digest.as_ref().map_or(0, Vec::len);
+                match cap {
+                    Some(c) if c >= d => {
+                        Ok(Output::Bytes(s.last_digest.take().unwrap_or_default()))
+                    }
+                    _ => Ok(Output::Len(d)),
+                }
+            }
+            _ => Err(Error::OperationNotInitialized),
+        }
+    }
+}
+
+/// Maps (card, key, mechanism, message) to what the card signs (compat §7.2).
+fn sign_input(g: Generation, key: &KeyInfo, op: &KeyOp, message: &[u8]) -> Result<SignInput> {
+    let k = op.k;
+    Ok(match op.mech {
+        CKM_RSA_PKCS => match key.role {
+            KeyRole::Signature => {
+                mechanism::classify_hash_input(message)?;
+                SignInput::Pkcs1 {
+                    data: message.to_vec(),
+                }
+            }
+            KeyRole::Authentication | KeyRole::Technical => {
+                // CPS3 INTERNAL AUTHENTICATE takes at most 40 % of the modulus; the CPS4
+                // path pads in software (k − 11).
+                let max = match g {
+                    Generation::Cps4 => k.saturating_sub(11),
+                    Generation::Cps3 | Generation::Cps3Cl => k * 40 / 100,
+                };
+                if message.is_empty() || message.len() > max {
+                    return Err(Error::DataLenRange);
+                }
+                SignInput::Pkcs1 {
+                    data: message.to_vec(),
+                }
+            }
+        },
+        CKM_SHA1_RSA_PKCS | CKM_SHA256_RSA_PKCS => {
+            let alg = mechanism::hash_of(op.mech).ok_or(Error::Internal("hash"))?;
+            if g == Generation::Cps3 && key.role == KeyRole::Signature {
+                SignInput::Pkcs1Message {
+                    alg,
+                    message: message.to_vec(),
+                }
+            } else {
+                SignInput::Pkcs1 {
+                    data: mechanism::digest_info_of(alg, message)?,
+                }
+            }
+        }
+        CKM_RSA_PKCS_PSS => {
+            let alg = op.pss_hash.ok_or(Error::MechanismParamInvalid)?;
+            if message.len() != mechanism::hash_len(alg) {
+                return Err(Error::DataLenRange);
+            }
+            SignInput::Pss {
+                alg,
+                hash: message.to_vec(),
+            }
+        }
+        CKM_SHA1_RSA_PKCS_PSS | CKM_SHA256_RSA_PKCS_PSS => {
+            let alg = op.pss_hash.ok_or(Error::MechanismParamInvalid)?;
+            SignInput::Pss {
+                alg,
+                hash: mechanism::hash(alg, message),
+            }
+        }
+        CKM_RSA_X_509 => {
+            if message.len() > k {
+                return Err(Error::DataLenRange);
+            }
+            let mut block = vec![0u8; k - message.len()];
+            block.extend_from_slice(message);
+            SignInput::Raw { block }
+        }
+        other => return Err(Error::MechanismInvalid(other)),
+    })
+}
+
+/// Software-crypto failures in PKCS#11 terms.
+fn soft_error(e: SoftError) -> Error {
+    match e {
+        SoftError::DataLen => Error::DataLenRange,
+        SoftError::DataInvalid => Error::DataInvalid,
+        SoftError::SignatureInvalid => Error::SignatureInvalid,
+        SoftError::SignatureLen => Error::SignatureLenRange,
+        SoftError::Key => Error::KeyTypeInconsistent,
+    }
+}

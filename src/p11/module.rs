@@ -1,0 +1,575 @@
+//! `Module`: the whole PKCS#11 state as a plain struct (no statics, no pointers): readers,
+//! slots, sessions, handle counters. Slot/token/session management and login live here;
+//! objects in `objects.rs`, cryptographic operations in `crypto.rs`.
+
+use super::error::{Error, Result};
+use super::mechanism;
+use super::session::Session;
+use super::slot::{LoginState, Slot, SlotInfo, Token, TokenInfo};
+use crate::apdu::CardError;
+use crate::cpx::{CpxCard, PinInfo};
+use crate::transport::{Readers, TransportError};
+use cryptoki_sys::*;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// The PKCS#11 module over a set of readers.
+pub struct Module {
+    pub(super) readers: Box<dyn Readers>,
+    pub(super) slots: Vec<Slot>,
+    pub(super) sessions: BTreeMap<CK_SESSION_HANDLE, Session>,
+    next_session: CK_ULONG,
+    next_object: CK_ULONG,
+    next_binding: u64,
+    /// How long PIN counters read for C_GetTokenInfo are reused (NSS polls it).
+    pub pin_status_ttl: Duration,
+}
+
+impl Module {
+    /// A module over `readers`; the current reader/card state is the baseline for
+    /// C_WaitForSlotEvent (no event is reported for cards already inserted).
+    pub fn new(readers: Box<dyn Readers>) -> Module {
+        let mut m = Module {
+            readers,
+            slots: Vec::new(),
+            sessions: BTreeMap::new(),
+            next_session: 1,
+            next_object: 1,
+            next_binding: 1,
+            pin_status_ttl: Duration::from_millis(1000),
+        };
+        m.scan();
+        for s in &mut m.slots {
+            s.event_seen = s.event_state();
+        }
+        m
+    }
+
+    // ---- readers, slots, binding ----------------------------------------------------------
+
+    /// Re-lists readers: new readers get the next slot ID (stable per reader name for the
+    /// process life); a card gone or changed (other ATR) loses its binding and sessions.
+    pub(super) fn scan(&mut self) {
+        let list = match self.readers.list() {
+            Ok(l) => l,
+            Err(e) => {
+                log::debug!("listing readers failed: {e}");
+                Vec::new()
+            }
+        };
+        for s in &mut self.slots {
+            s.attached = false;
+        }
+        for r in list {
+            let idx = match self.slots.iter().position(|s| s.reader == r.name) {
+                Some(i) => i,
+                None => {
+                    let id = self.slots.len() as CK_SLOT_ID;
+                    self.slots.push(Slot::new(id, r.name.clone()));
+                    self.slots.len() - 1
+                }
+            };
+            let s = &mut self.slots[idx];
+            s.attached = true;
+            s.card_present = r.card_present;
+            s.atr = if r.card_present { r.atr } else { Vec::new() };
+        }
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            if !s.attached {
+                s.card_present = false;
+                s.atr.clear();
+            }
+            if s.unrecognized
+                .as_ref()
+                .is_some_and(|a| !s.card_present || *a != s.atr)
+            {
+                s.unrecognized = None;
+            }
+            let changed = s
+                .token
+                .as_ref()
+                .is_some_and(|t| !s.card_present || t.atr != s.atr);
+            if changed {
+                self.unbind(i);
+            }
+        }
+    }
+
+    /// Drops the binding of slot `idx` and every session on it.
+    pub(super) fn unbind(&mut self, idx: usize) {
+        let slot = &mut self.slots[idx];
+        if slot.token.take().is_some() {
+            log::info!("slot {}: token removed", slot.id);
+        }
+        let id = slot.id;
+        self.sessions.retain(|_, s| s.slot != id);
+    }
+
+    pub(super) fn slot_index(&self, id: CK_SLOT_ID) -> Result<usize> {
+        if (id as usize) < self.slots.len() {
+            Ok(id as usize)
+        } else {
+            Err(Error::SlotIdInvalid(id))
+        }
+    }
+
+    /// Binds the card of slot `idx` if needed (reads it once: `CpxCard::bind`).
+    pub(super) fn ensure_token(&mut self, idx: usize) -> Result<()> {
+        let slot = &mut self.slots[idx];
+        if slot.token.is_some() {
+            return Ok(());
+        }
+        if !slot.card_present {
+            return Err(Error::TokenNotPresent);
+        }
+        if slot.unrecognized.as_ref() == Some(&slot.atr) {
+            return Err(Error::TokenNotRecognized);
+        }
+        let transport = self.readers.connect(&slot.reader).map_err(|e| match e {
+            TransportError::NoCard | TransportError::Removed | TransportError::NoReader => {
+                Error::TokenNotPresent
+            }
+            e => Error::Card(e.into()),
+        })?;
+        match CpxCard::bind(transport) {
+            Ok(card) => {
+                let binding = self.next_binding;
+                self.next_binding += 1;
+                let next = &mut self.next_object;
+                let token = Token::new(binding, slot.atr.clone(), card, || {
+                    let h = *next;
+                    *next += 1;
+                    h
+                });
+                log::info!(
+                    "slot {}: bound token {:?} ({} objects)",
+                    slot.id,
+                    token.contents().label,
+                    token.objects.len()
+                );
+                slot.token = Some(token);
+                Ok(())
+            }
+            // Override: a card error while binding means "not one of ours" (style.md §4).
+            Err(CardError::Transport(e)) => Err(Error::Card(CardError::Transport(e))),
+            Err(e) => {
+                log::warn!("slot {}: card not recognized: {e}", slot.id);
+                slot.unrecognized = Some(slot.atr.clone());
+                Err(Error::TokenNotRecognized)
+            }
+        }
+    }
+
+    /// The bound token of slot `idx`.
+    pub(super) fn token_mut(&mut self, idx: usize) -> Result<&mut Token> {
+        self.slots[idx].token.as_mut().ok_or(Error::TokenNotPresent)
+    }
+
+    /// Checks that session `h` exists and that its card is still the one it was opened on
+    /// (compat §10: removal → CKR_SESSION_HANDLE_INVALID). Returns the slot index.
+    pub(super) fn check_session(&mut self, h: CK_SESSION_HANDLE) -> Result<usize> {
+        self.scan();
+        let s = self
+            .sessions
+            .get(&h)
+            .ok_or(Error::SessionHandleInvalid(h))?;
+        let idx = s.slot as usize;
+        match &self.slots.get(idx).and_then(|s| s.token.as_ref()) {
+            Some(t) if t.binding == s.binding => Ok(idx),
+            _ => {
+                self.sessions.remove(&h);
+                Err(Error::SessionHandleInvalid(h))
+            }
+        }
+    }
+
+    /// Session `h` and the token it runs on.
+    pub(super) fn parts(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        idx: usize,
+    ) -> Result<(&mut Session, &mut Token)> {
+        let s = self
+            .sessions
+            .get_mut(&h)
+            .ok_or(Error::SessionHandleInvalid(h))?;
+        let t = self.slots[idx]
+            .token
+            .as_mut()
+            .ok_or(Error::SessionHandleInvalid(h))?;
+        Ok((s, t))
+    }
+
+    pub(super) fn session_mut(&mut self, h: CK_SESSION_HANDLE) -> Result<&mut Session> {
+        self.sessions
+            .get_mut(&h)
+            .ok_or(Error::SessionHandleInvalid(h))
+    }
+
+    /// Turns a card error into a module error, dropping the binding on removal and the
+    /// login on a reset by someone else (style.md §6).
+    pub(super) fn card_failure(&mut self, idx: usize, e: CardError) -> Error {
+        let err = Error::Card(e);
+        if err.is_removal() {
+            self.unbind(idx);
+        } else if err.is_reset() {
+            if let Some(t) = self.slots[idx].token.as_mut() {
+                t.forget_login();
+            }
+        }
+        err
+    }
+
+    /// Runs a card operation; on "security status not satisfied" while logged in, replays
+    /// the cached PIN once and retries (compat §9). A wrong PIN is never replayed: a failed
+    /// re-verification logs the token out.
+    pub(super) fn with_card<T>(
+        &mut self,
+        idx: usize,
+        mut f: impl FnMut(&mut CpxCard) -> std::result::Result<T, CardError>,
+    ) -> Result<T> {
+        let token = self.token_mut(idx)?;
+        let r = match f(&mut token.card) {
+            Err(CardError::SecurityNotSatisfied) if token.login == LoginState::User => {
+                match token.pin.clone() {
+                    Some(pin) => match token.card.login(&pin) {
+                        Ok(()) => f(&mut token.card),
+                        Err(e) => {
+                            log::warn!("silent PIN re-verification failed: {e}");
+                            token.forget_login();
+                            Err(match e {
+                                CardError::Transport(_) => e,
+                                _ => CardError::SecurityNotSatisfied,
+                            })
+                        }
+                    },
+                    None => Err(CardError::SecurityNotSatisfied),
+                }
+            }
+            other => other,
+        };
+        r.map_err(|e| self.card_failure(idx, e))
+    }
+
+    // ---- slots and tokens -----------------------------------------------------------------
+
+    /// C_GetSlotList: every listed reader, or those holding a card.
+    pub fn slot_list(&mut self, token_present: bool) -> Vec<CK_SLOT_ID> {
+        self.scan();
+        self.slots
+            .iter()
+            .filter(|s| s.attached && (!token_present || s.card_present))
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// C_GetSlotInfo.
+    pub fn slot_info(&mut self, id: CK_SLOT_ID) -> Result<SlotInfo> {
+        self.scan();
+        let idx = self.slot_index(id)?;
+        Ok(self.slots[idx].info())
+    }
+
+    /// C_GetTokenInfo: counters re-read from the card unless read less than
+    /// `pin_status_ttl` ago (compat §5).
+    pub fn token_info(&mut self, id: CK_SLOT_ID) -> Result<TokenInfo> {
+        self.scan();
+        let idx = self.slot_index(id)?;
+        self.ensure_token(idx)?;
+        let ttl = self.pin_status_ttl;
+        let token = self.token_mut(idx)?;
+        let mut status = None;
+        if token.contents().user_pin.is_some() {
+            match token.pin_status {
+                Some((at, s)) if at.elapsed() < ttl => status = Some(s),
+                _ => match token.card.pin_status() {
+                    Ok(s) => {
+                        token.pin_status = Some((Instant::now(), s));
+                        status = Some(s);
+                    }
+                    Err(e) => {
+                        let err = self.card_failure(idx, e);
+                        if err.is_removal() {
+                            return Err(Error::TokenNotPresent);
+                        }
+                        log::warn!("slot {id}: reading PIN counters failed: {err}");
+                    }
+                },
+            }
+        }
+        let (n, rw) = self.session_counts(id);
+        Ok(self.token_mut(idx)?.info(status, n, rw))
+    }
+
+    fn session_counts(&self, id: CK_SLOT_ID) -> (usize, usize) {
+        let on_slot = self.sessions.values().filter(|s| s.slot == id);
+        let n = on_slot.clone().count();
+        (n, on_slot.filter(|s| s.rw).count())
+    }
+
+    /// C_GetMechanismList.
+    pub fn mechanism_list(&mut self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
+        self.scan();
+        let idx = self.slot_index(id)?;
+        self.ensure_token(idx)?;
+        let g = self.token_mut(idx)?.contents().generation;
+        Ok(mechanism::mechanisms(g).to_vec())
+    }
+
+    /// C_GetMechanismInfo.
+    pub fn mechanism_info(
+        &mut self,
+        id: CK_SLOT_ID,
+        ty: CK_MECHANISM_TYPE,
+    ) -> Result<CK_MECHANISM_INFO> {
+        self.scan();
+        let idx = self.slot_index(id)?;
+        self.ensure_token(idx)?;
+        let g = self.token_mut(idx)?.contents().generation;
+        mechanism::info(g, ty)
+    }
+
+    /// C_WaitForSlotEvent with CKF_DONT_BLOCK: the first slot whose card changed since the
+    /// last report, else CKR_NO_EVENT.
+    pub fn poll_slot_event(&mut self) -> Result<CK_SLOT_ID> {
+        self.scan();
+        for s in &mut self.slots {
+            let now = s.event_state();
+            if now != s.event_seen {
+                s.event_seen = now;
+                return Ok(s.id);
+            }
+        }
+        Err(Error::NoEvent)
+    }
+
+    // ---- sessions -------------------------------------------------------------------------
+
+    /// C_OpenSession.
+    pub fn open_session(&mut self, id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        self.scan();
+        let idx = self.slot_index(id)?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return Err(Error::SessionParallelNotSupported);
+        }
+        self.ensure_token(idx)?;
+        let rw = flags & CKF_RW_SESSION != 0;
+        let token = self.token_mut(idx)?;
+        if !rw && token.login == LoginState::So {
+            return Err(Error::SessionReadWriteSoExists);
+        }
+        let binding = token.binding;
+        let h = self.next_session;
+        self.next_session += 1;
+        self.sessions.insert(
+            h,
+            Session {
+                handle: h,
+                slot: id,
+                binding,
+                rw,
+                op: None,
+                last_digest: None,
+            },
+        );
+        Ok(h)
+    }
+
+    /// C_CloseSession: closing the last session of a token logs it out.
+    pub fn close_session(&mut self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let idx = self.check_session(h)?;
+        self.sessions.remove(&h);
+        self.logout_if_unused(idx);
+        Ok(())
+    }
+
+    /// C_CloseAllSessions.
+    pub fn close_all_sessions(&mut self, id: CK_SLOT_ID) -> Result<()> {
+        self.scan();
+        let idx = self.slot_index(id)?;
+        self.sessions.retain(|_, s| s.slot != id);
+        self.logout_if_unused(idx);
+        Ok(())
+    }
+
+    fn logout_if_unused(&mut self, idx: usize) {
+        let id = self.slots[idx].id;
+        if self.sessions.values().any(|s| s.slot == id) {
+            return;
+        }
+        if let Some(t) = self.slots[idx].token.as_mut() {
+            if t.login != LoginState::Public {
+                if let Err(e) = t.card.logout() {
+                    log::debug!("logout after the last session: {e}");
+                }
+            }
+            t.forget_login();
+        }
+    }
+
+    /// C_GetSessionInfo.
+    pub fn session_info(&mut self, h: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
+        let idx = self.check_session(h)?;
+        let (s, t) = self.parts(h, idx)?;
+        let mut flags = CKF_SERIAL_SESSION;
+        if s.rw {
+            flags |= CKF_RW_SESSION;
+        }
+        Ok(CK_SESSION_INFO {
+            slotID: s.slot,
+            state: s.state(t.login),
+            flags,
+            ulDeviceError: 0,
+        })
+    }
+
+    // ---- login and PINs (compat §9) ---------------------------------------------------------
+
+    /// C_Login (CKU_USER with the PIN, CKU_SO with the PUK).
+    pub fn login(&mut self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+        let idx = self.check_session(h)?;
+        if user != CKU_USER && user != CKU_SO {
+            return Err(Error::UserTypeInvalid(user));
+        }
+        let id = self.slots[idx].id;
+        let ro_exists = self.sessions.values().any(|s| s.slot == id && !s.rw);
+        let token = self.token_mut(idx)?;
+        let info = if user == CKU_USER {
+            token.contents().user_pin.clone()
+        } else {
+            token.contents().so_pin.clone()
+        };
+        let Some(info) = info else {
+            return Err(Error::UserPinNotInitialized);
+        };
+        match (token.login, user) {
+            (LoginState::User, CKU_USER) | (LoginState::So, CKU_SO) => {
+                return Err(Error::UserAlreadyLoggedIn)
+            }
+            (LoginState::User, _) | (LoginState::So, _) => {
+                return Err(Error::UserAnotherAlreadyLoggedIn)
+            }
+            (LoginState::Public, _) => {}
+        }
+        if user == CKU_SO && ro_exists {
+            return Err(Error::SessionReadOnlyExists);
+        }
+        // Outside the AODF bounds: refused without touching the card (no try lost).
+        if !pin_len_ok(&info, pin) {
+            return Err(Error::PinIncorrect);
+        }
+        token.pin_status = None;
+        let r = if user == CKU_USER {
+            token.card.login(pin)
+        } else {
+            token.card.login_so(pin)
+        };
+        match r {
+            Ok(()) => {
+                if user == CKU_USER {
+                    token.login = LoginState::User;
+                    token.pin = Some(Zeroizing::new(pin.to_vec()));
+                } else {
+                    token.login = LoginState::So;
+                }
+                Ok(())
+            }
+            Err(e) => Err(self.card_failure(idx, e)),
+        }
+    }
+
+    /// C_Logout.
+    pub fn logout(&mut self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let idx = self.check_session(h)?;
+        let token = self.token_mut(idx)?;
+        if token.login == LoginState::Public {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let r = token.card.logout();
+        token.forget_login();
+        if let Err(e) = r {
+            let err = self.card_failure(idx, e);
+            if err.is_removal() {
+                return Err(err);
+            }
+            log::debug!("card logout: {err}");
+        }
+        Ok(())
+    }
+
+    /// C_InitPIN: the unblock flow (C_Login(CKU_SO, PUK) then the new PIN).
+    pub fn init_pin(&mut self, h: CK_SESSION_HANDLE, new: &[u8]) -> Result<()> {
+        let idx = self.check_session(h)?;
+        let (s, token) = self.parts(h, idx)?;
+        if token.login != LoginState::So {
+            return Err(Error::UserNotLoggedIn);
+        }
+        if !s.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        let info = token
+            .contents()
+            .user_pin
+            .clone()
+            .ok_or(Error::UserPinNotInitialized)?;
+        if !pin_len_ok(&info, new) {
+            return Err(Error::PinLenRange);
+        }
+        token.pin_status = None;
+        let r = token.card.unblock_pin(new);
+        r.map_err(|e| self.card_failure(idx, e))
+    }
+
+    /// C_SetPIN: changes the user PIN.
+    pub fn set_pin(&mut self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
+        let idx = self.check_session(h)?;
+        let (s, token) = self.parts(h, idx)?;
+        if !s.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        if token.login == LoginState::So {
+            // Changing the PUK is not offered.
+            return Err(Error::FunctionNotSupported);
+        }
+        let info = token
+            .contents()
+            .user_pin
+            .clone()
+            .ok_or(Error::UserPinNotInitialized)?;
+        if !pin_len_ok(&info, new) {
+            return Err(Error::PinLenRange);
+        }
+        if !pin_len_ok(&info, old) {
+            return Err(Error::PinIncorrect);
+        }
+        token.pin_status = None;
+        match token.card.change_pin(old, new) {
+            Ok(()) => {
+                if token.login == LoginState::User {
+                    token.pin = Some(Zeroizing::new(new.to_vec()));
+                }
+                Ok(())
+            }
+            Err(e) => Err(self.card_failure(idx, e)),
+        }
+    }
+
+    /// C_GenerateRandom: GET CHALLENGE on the card.
+    pub fn random(&mut self, h: CK_SESSION_HANDLE, len: usize) -> Result<Vec<u8>> {
+        let idx = self.check_session(h)?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let out = self.with_card(idx, |c| c.random(len))?;
+        if out.len() != len {
+            return Err(Error::DeviceError("short random answer"));
+        }
+        Ok(out)
+    }
+}
+
+fn pin_len_ok(info: &PinInfo, pin: &[u8]) -> bool {
+    (info.min_len..=info.max_len).contains(&pin.len())
+}

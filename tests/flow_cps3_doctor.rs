@@ -1,0 +1,245 @@
+//! Library integration (`style.md` §9 tier 5): the built cdylib loaded through the
+//! `cryptoki` crate, `CPX_SIM_CARDS=cps3-doctor`. One scenario per file (process isolation):
+//! slots and token, certificates, login, every CPS3 signing mechanism on both keys verified
+//! independently with the fixture certificates, decrypt, encrypt/verify in software,
+//! digests, random.
+#![cfg(feature = "sim")]
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::{Pkcs1v15Encrypt, Pkcs1v15Sign, RsaPublicKey};
+use sha2::Digest;
+use std::path::PathBuf;
+use x509_cert::der::{Decode, Encode};
+
+/// The cdylib: `CPX_PKCS11_MODULE`, else next to this test binary in the target dir
+/// (`cargo test --features sim` builds it with the same features).
+fn library() -> PathBuf {
+    if let Some(p) = std::env::var_os("CPX_PKCS11_MODULE") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("deps dir");
+    let name = format!(
+        "{}cpx_pkcs11{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    [
+        deps.join(&name),
+        deps.parent().expect("target dir").join(&name),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .expect("built cdylib not found: run `cargo test --features sim`")
+}
+
+fn load(persona: &str) -> Pkcs11 {
+    std::env::set_var("CPX_SIM_CARDS", persona);
+    let p = Pkcs11::new(library()).expect("load module");
+    p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize");
+    p
+}
+
+fn fixture(name: &str) -> (RsaPublicKey, Vec<u8>) {
+    let path = format!("{}/fixtures/pki/{name}.der", env!("CARGO_MANIFEST_DIR"));
+    let der = std::fs::read(&path).expect(&path);
+    let cert = x509_cert::Certificate::from_der(&der).expect("fixture certificate");
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    (RsaPublicKey::from_public_key_der(&spki).unwrap(), der)
+}
+
+fn one(s: &Session, template: &[Attribute]) -> ObjectHandle {
+    let found = s.find_objects(template).expect("C_FindObjects");
+    assert_eq!(found.len(), 1, "{template:?}");
+    found[0]
+}
+
+fn attr(s: &Session, o: ObjectHandle, t: AttributeType) -> Vec<u8> {
+    match s
+        .get_attributes(o, &[t])
+        .expect("C_GetAttributeValue")
+        .pop()
+    {
+        Some(
+            Attribute::Value(v) | Attribute::Id(v) | Attribute::Label(v) | Attribute::Modulus(v),
+        ) => v,
+        other => panic!("{t:?}: {other:?}"),
+    }
+}
+
+const AID: [u8; 13] = [
+    0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
+];
+
+#[test]
+fn cps3_doctor_end_to_end() {
+    let p11 = load("cps3-doctor");
+    let info = p11.get_library_info().unwrap();
+    assert_eq!(info.cryptoki_version().major(), 2);
+    assert_eq!(info.cryptoki_version().minor(), 40);
+
+    let slots = p11.get_slots_with_token().unwrap();
+    assert_eq!(
+        slots.len(),
+        1,
+        "one virtual reader (library built without `sim`?)"
+    );
+    let slot = slots[0];
+    let t = p11.get_token_info(slot).unwrap();
+    assert_eq!(t.label(), "CPS3v3-2699700011");
+    assert_eq!(t.serial_number(), "99700011");
+    assert_eq!(t.model(), "IAS ECC");
+    assert!(t.login_required() && t.user_pin_initialized() && t.rng());
+    assert!(!t.user_pin_count_low() && !t.user_pin_locked());
+    let mechs = p11.get_mechanism_list(slot).unwrap();
+    assert!(mechs.contains(&cryptoki::mechanism::MechanismType::SHA256_RSA_PKCS));
+    assert!(!mechs.contains(&cryptoki::mechanism::MechanismType::RSA_PKCS_PSS));
+
+    let s = p11.open_ro_session(slot).unwrap();
+    // Certificates: public, byte-identical to the fixtures.
+    let mut keys = Vec::new();
+    for (label, file, last) in [
+        ("Certificat de Signature CPS", "cps3-doctor-sig", 0x01u8),
+        (
+            "Certificat d'Authentification CPS",
+            "cps3-doctor-auth",
+            0x02,
+        ),
+    ] {
+        let c = one(
+            &s,
+            &[
+                Attribute::Class(ObjectClass::CERTIFICATE),
+                Attribute::Label(label.into()),
+            ],
+        );
+        let (public, der) = fixture(file);
+        assert_eq!(attr(&s, c, AttributeType::Value), der, "{label}");
+        let mut id = AID.to_vec();
+        id.push(last);
+        assert_eq!(attr(&s, c, AttributeType::Id), id);
+        keys.push((id, public));
+    }
+    assert!(s
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+        .unwrap()
+        .is_empty());
+
+    s.login(UserType::User, Some(&AuthPin::new("1234".into())))
+        .unwrap();
+    let msg = b"Ordonnance electronique";
+    let sha1 = sha1::Sha1::digest(msg).to_vec();
+    let sha256 = sha2::Sha256::digest(msg).to_vec();
+    for (i, (id, public)) in keys.iter().enumerate() {
+        let k = one(
+            &s,
+            &[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Id(id.clone()),
+            ],
+        );
+        let check256 = |sig: &[u8]| {
+            public
+                .verify(Pkcs1v15Sign::new::<sha2::Sha256>(), &sha256, sig)
+                .expect("SHA-256 signature verifies with the fixture key")
+        };
+        let check1 = |sig: &[u8]| {
+            public
+                .verify(Pkcs1v15Sign::new::<sha1::Sha1>(), &sha1, sig)
+                .expect("SHA-1 signature verifies with the fixture key")
+        };
+        check256(&s.sign(&Mechanism::Sha256RsaPkcs, k, msg).unwrap());
+        check1(&s.sign(&Mechanism::Sha1RsaPkcs, k, msg).unwrap());
+        let mut di256 = vec![
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        di256.extend_from_slice(&sha256);
+        check256(&s.sign(&Mechanism::RsaPkcs, k, &di256).unwrap());
+        if i == 0 {
+            // Signature key: a bare hash is accepted too (hash-off-card, compat §7.2).
+            check256(&s.sign(&Mechanism::RsaPkcs, k, &sha256).unwrap());
+        }
+        // Multi-part SHA-256 over 11 blocks (ANS tests 1000–1008).
+        s.sign_init(&Mechanism::Sha256RsaPkcs, k).unwrap();
+        let long: Vec<u8> = (0..11 * 100).map(|i| i as u8).collect();
+        for part in long.chunks(100) {
+            s.sign_update(part).unwrap();
+        }
+        let sig = s.sign_final().unwrap();
+        public
+            .verify(
+                Pkcs1v15Sign::new::<sha2::Sha256>(),
+                &sha2::Sha256::digest(&long),
+                &sig,
+            )
+            .unwrap();
+        // The module's own software verification agrees.
+        let label = if i == 0 {
+            "Cle publique - Certificat de Signature CPS"
+        } else {
+            "Cle publique - Certificat d'Authentification CPS"
+        };
+        let pk = one(
+            &s,
+            &[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::Label(label.into()),
+            ],
+        );
+        s.verify(&Mechanism::Sha256RsaPkcs, pk, &long, &sig)
+            .unwrap();
+        assert!(s
+            .verify(&Mechanism::Sha256RsaPkcs, pk, b"tampered", &sig)
+            .is_err());
+    }
+
+    // Decrypt with the authentication key what the fixture public key encrypted, and
+    // what the module encrypted in software.
+    let (_, auth_public) = &keys[1];
+    let aut = one(
+        &s,
+        &[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label("CPS_PRIV_AUT".into()),
+        ],
+    );
+    let c = auth_public
+        .encrypt(
+            &mut rsa::rand_core::OsRng,
+            Pkcs1v15Encrypt,
+            b"cle de session",
+        )
+        .unwrap();
+    assert_eq!(
+        s.decrypt(&Mechanism::RsaPkcs, aut, &c).unwrap(),
+        b"cle de session"
+    );
+    let pk = one(
+        &s,
+        &[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::Id(keys[1].0.clone()),
+        ],
+    );
+    let c = s.encrypt(&Mechanism::RsaPkcs, pk, b"second").unwrap();
+    assert_eq!(s.decrypt(&Mechanism::RsaPkcs, aut, &c).unwrap(), b"second");
+
+    assert_eq!(s.digest(&Mechanism::Sha256, msg).unwrap(), sha256);
+    assert_eq!(s.digest(&Mechanism::Sha1, msg).unwrap(), sha1);
+    assert_eq!(s.generate_random_vec(32).unwrap().len(), 32);
+
+    s.logout().unwrap();
+    drop(s);
+    p11.finalize().unwrap();
+}
