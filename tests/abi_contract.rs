@@ -5,29 +5,11 @@
 //! One test function: the module has process-global state.
 #![cfg(feature = "sim")]
 
-use cryptoki_sys::*;
-use std::path::PathBuf;
-use std::ptr::{null, null_mut};
+mod common;
+use common::*;
 
-fn library() -> PathBuf {
-    if let Some(p) = std::env::var_os("CPX_PKCS11_MODULE") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir");
-    let name = format!(
-        "{}cpx_pkcs11{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    [
-        deps.join(&name),
-        deps.parent().expect("target dir").join(&name),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("built cdylib not found: run `cargo test --features sim`")
-}
+use cryptoki_sys::*;
+use std::ptr::{null, null_mut};
 
 unsafe extern "C" fn dummy_mutex(_: *mut *mut std::ffi::c_void) -> CK_RV {
     CKR_OK

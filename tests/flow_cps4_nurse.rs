@@ -3,80 +3,18 @@
 //! each signature verified with the fixture certificate's key; decrypt.
 #![cfg(feature = "sim")]
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+mod common;
+use common::*;
+
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::MechanismType;
-use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss, RsaPublicKey};
+use rsa::{BigUint, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss};
 use sha2::Digest;
-use std::path::PathBuf;
-use x509_cert::der::{Decode, Encode};
-
-/// The cdylib: `CPX_PKCS11_MODULE`, else next to this test binary in the target dir
-/// (`cargo test --features sim` builds it with the same features).
-fn library() -> PathBuf {
-    if let Some(p) = std::env::var_os("CPX_PKCS11_MODULE") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir");
-    let name = format!(
-        "{}cpx_pkcs11{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    [
-        deps.join(&name),
-        deps.parent().expect("target dir").join(&name),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("built cdylib not found: run `cargo test --features sim`")
-}
-
-fn load(persona: &str) -> Pkcs11 {
-    std::env::set_var("CPX_SIM_CARDS", persona);
-    let p = Pkcs11::new(library()).expect("load module");
-    p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .expect("C_Initialize");
-    p
-}
-
-fn fixture(name: &str) -> (RsaPublicKey, Vec<u8>) {
-    let path = format!("{}/fixtures/pki/{name}.der", env!("CARGO_MANIFEST_DIR"));
-    let der = std::fs::read(&path).expect(&path);
-    let cert = x509_cert::Certificate::from_der(&der).expect("fixture certificate");
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
-    (RsaPublicKey::from_public_key_der(&spki).unwrap(), der)
-}
-
-fn one(s: &Session, template: &[Attribute]) -> ObjectHandle {
-    let found = s.find_objects(template).expect("C_FindObjects");
-    assert_eq!(found.len(), 1, "{template:?}");
-    found[0]
-}
-
-fn attr(s: &Session, o: ObjectHandle, t: AttributeType) -> Vec<u8> {
-    match s
-        .get_attributes(o, &[t])
-        .expect("C_GetAttributeValue")
-        .pop()
-    {
-        Some(
-            Attribute::Value(v) | Attribute::Id(v) | Attribute::Label(v) | Attribute::Modulus(v),
-        ) => v,
-        other => panic!("{t:?}: {other:?}"),
-    }
-}
 
 #[test]
 fn cps4_nurse_end_to_end() {

@@ -3,41 +3,12 @@
 //! wrong length costs nothing, and the PUK unblocks (C_Login(CKU_SO) + C_InitPIN).
 #![cfg(feature = "sim")]
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+mod common;
+use common::*;
+
 use cryptoki::error::{Error, RvError};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use std::path::PathBuf;
-
-/// The cdylib: `CPX_PKCS11_MODULE`, else next to this test binary in the target dir
-/// (`cargo test --features sim` builds it with the same features).
-fn library() -> PathBuf {
-    if let Some(p) = std::env::var_os("CPX_PKCS11_MODULE") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir");
-    let name = format!(
-        "{}cpx_pkcs11{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    [
-        deps.join(&name),
-        deps.parent().expect("target dir").join(&name),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("built cdylib not found: run `cargo test --features sim`")
-}
-
-fn load(persona: &str) -> Pkcs11 {
-    std::env::set_var("CPX_SIM_CARDS", persona);
-    let p = Pkcs11::new(library()).expect("load module");
-    p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .expect("C_Initialize");
-    p
-}
 
 fn rv(r: cryptoki::error::Result<()>) -> Option<RvError> {
     match r {

@@ -325,29 +325,36 @@ mod tests {
     #[test]
     fn length_protocol() {
         let mut len: CK_ULONG = 0;
+        // SAFETY: test buffers and lengths are valid for the call.
         unsafe { out_bytes(b"abc", ptr::null_mut(), &mut len) }.unwrap();
         assert_eq!(len, 3);
         let mut buf = [0u8; 2];
         len = 2;
         assert!(matches!(
+            // SAFETY: test buffers and lengths are valid for the call.
             unsafe { out_bytes(b"abc", buf.as_mut_ptr(), &mut len) },
             Err(Error::BufferTooSmall)
         ));
         assert_eq!((len, buf), (3, [0, 0]));
         let mut buf = [0u8; 4];
         len = 4;
+        // SAFETY: test buffers and lengths are valid for the call.
         unsafe { out_bytes(b"abc", buf.as_mut_ptr(), &mut len) }.unwrap();
         assert_eq!((len, &buf[..3]), (3, &b"abc"[..]));
         assert!(matches!(
+            // SAFETY: test buffers and lengths are valid for the call.
             unsafe { out_bytes(b"abc", buf.as_mut_ptr(), ptr::null_mut()) },
             Err(Error::ArgumentsBad)
         ));
         assert!(matches!(
+            // SAFETY: test buffers and lengths are valid for the call.
             unsafe { in_slice(ptr::null(), 1) },
             Err(Error::ArgumentsBad)
         ));
+        // SAFETY: test buffers and lengths are valid for the call.
         assert_eq!(unsafe { in_slice(ptr::null(), 0) }.unwrap(), b"");
         assert!(matches!(
+            // SAFETY: test buffers and lengths are valid for the call.
             unsafe { in_data(ptr::null(), 0) },
             Err(Error::ArgumentsBad)
         ));
@@ -382,6 +389,7 @@ mod tests {
             AttrLookup::Invalid,
             AttrLookup::Value(b"12345".to_vec()),
         ];
+        // SAFETY: test buffers and lengths are valid for the call.
         let r = unsafe { fill_template(t.as_mut_ptr(), 4, &values) };
         assert!(matches!(r, Err(Error::AttributeTypeInvalid)));
         assert_eq!(t[0].ulValueLen, 3);
@@ -395,9 +403,11 @@ mod tests {
         let mut e = [0u8; 0];
         let mut t = [attr(1, &mut d), attr(2, &mut e)];
         let values = [AttrLookup::Value(b"xy".to_vec()), AttrLookup::Sensitive];
+        // SAFETY: test buffers and lengths are valid for the call.
         let r = unsafe { fill_template(t.as_mut_ptr(), 2, &values) };
         assert!(matches!(r, Err(Error::AttributeSensitive)));
         let mut t = [attr(1, &mut d)];
+        // SAFETY: test buffers and lengths are valid for the call.
         let r = unsafe { fill_template(t.as_mut_ptr(), 1, &values[..1]) };
         assert!(matches!(r, Err(Error::BufferTooSmall)));
     }
@@ -405,11 +415,13 @@ mod tests {
     #[test]
     fn lists() {
         let mut n: CK_ULONG = 0;
+        // SAFETY: test buffers and lengths are valid for the call.
         unsafe { out_list(&[1u64, 2, 3], ptr::null_mut(), &mut n) }.unwrap();
         assert_eq!(n, 3);
         let mut buf = [0u64; 2];
         n = 2;
         assert!(matches!(
+            // SAFETY: test buffers and lengths are valid for the call.
             unsafe { out_list(&[1u64, 2, 3], buf.as_mut_ptr(), &mut n) },
             Err(Error::BufferTooSmall)
         ));
