@@ -190,3 +190,34 @@ vcard_toggle() {
     }
     kill -USR1 "$pid"
 }
+
+# pcsc_wait_free SECONDS: waits until no pcscd is alive on the machine (the PID in
+# /run/pcscd/pcscd.pid): one pcscd per machine, so a second suite waits for the first.
+pcsc_wait_free() {
+    local limit=$1 pid i
+    for ((i = 0; i < limit * 10; i++)); do
+        pid=$(pcsc_read_pid "$PCSCD_SYSTEM_PIDFILE")
+        [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null && return 0
+        ((i == 0)) && pcsc_log "another pcscd is alive (pid $pid): waiting up to ${limit} s"
+        sleep 0.1
+    done
+    return 1
+}
+
+# The number of lines in the card's APDU trace (a mark for vcard_verify_answers).
+vcard_trace_mark() {
+    if [[ -f $CPX_RUN_DIR/vcard.trace ]]; then
+        wc -l <"$CPX_RUN_DIR/vcard.trace"
+    else
+        echo 0
+    fi
+}
+
+# vcard_verify_answers [MARK]: the status word ("63 C2") answering each VERIFY that carries a
+# PIN (INS 20, P1 00, with data; any CLA, so any logical channel) in the trace after line
+# MARK, one per line. VERIFY without data (the tries-left query) is not listed.
+vcard_verify_answers() {
+    tail -n +"$((${1:-0} + 1))" "$CPX_RUN_DIR/vcard.trace" 2>/dev/null |
+        awk '$2 == ">" && $4 == "20" && $5 == "00" && NF > 7 { want = 1; next }
+             want && $2 == "<" { print $(NF - 1), $NF; want = 0 }'
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit and integration tests, the release checks, and the
-# end-to-end suite through real pcscd + vpcd + cpx-vcard with independent clients (OpenSC).
+# end-to-end suites through real pcscd + vpcd + cpx-vcard with independent clients: OpenSC's
+# own driver against the simulated card, and our release module driven by pkcs11-tool,
+# p11tool (GnuTLS) and NSS certutil.
 # Installs the Debian packages it needs first (scripts/deps.sh, as root).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,7 @@ step release-build cargo build --release
 step release-has-no-simulator bash scripts/check-release.sh target/release/libcpx_pkcs11.so
 step vcard-build cargo build --features sim --bin cpx-vcard
 step e2e-opensc bash tests/e2e/opensc.sh
+step e2e-module bash tests/e2e/module.sh
 
 echo
 echo "test-all: ${passed} steps passed, ${failed} failed${failures:+ (${failures[*]})}"

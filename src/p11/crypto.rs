@@ -85,9 +85,13 @@ impl Module {
         } else {
             None
         };
+        // Raw RSA exists only on the CPS4 authentication key. For the other keys of a token
+        // that lists CKM_RSA_X_509 the mechanism is "invalid for this key": clients probing
+        // mechanisms key by key (pkcs11-tool --test) go on after CKR_MECHANISM_INVALID and
+        // abort on anything else.
         if mech.ty == CKM_RSA_X_509 && !(g == Generation::Cps4 && k.role == KeyRole::Authentication)
         {
-            return Err(Error::KeyTypeInconsistent);
+            return Err(Error::MechanismInvalid(mech.ty));
         }
         let op = KeyOp {
             key,

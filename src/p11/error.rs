@@ -168,6 +168,7 @@ impl Error {
                 | CKR_CRYPTOKI_ALREADY_INITIALIZED
                 | CKR_FUNCTION_NOT_SUPPORTED
                 | CKR_TOKEN_NOT_PRESENT
+                | CKR_MECHANISM_INVALID
         )
     }
 

@@ -378,6 +378,13 @@ fn cps4_pss_and_raw() {
         &sig,
     )
     .unwrap();
+    // Listed for the token, but the signature key has no raw RSA: "invalid for this key",
+    // which lets mechanism probes (pkcs11-tool --test) go on.
+    let sig_key = key(&mut m, h, CKO_PRIVATE_KEY, "CPS_PRIV_SIG");
+    assert!(matches!(
+        m.sign_init(h, &Mechanism::new(CKM_RSA_X_509), sig_key),
+        Err(Error::MechanismInvalid(CKM_RSA_X_509))
+    ));
 }
 
 #[test]
