@@ -189,6 +189,9 @@ const PAN_PREFIX: &str = "8025000001";
 const ATR_CPS3: &str = "3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00";
 const ATR_CPS3_CL: &str = "3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E";
 const ATR_CPS4: &str = "3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44";
+/// Legacy CPS2ter card: the real ATR is not published [assume]: an inverse-convention T=0
+/// ATR of the Bull CP8 family with status bytes `90 00`.
+const ATR_CPS2TER_LEGACY: &str = "3F 65 25 08 36 04 6C 90 00";
 
 /// EF.ATR of a real CPS3 (cpx-cards.md §4.3), 57 bytes, starting with the category byte 80.
 const EF_ATR: &str = "80 43 01 B8 46 04 04 B0 EC C1 47 03 94 01 80 \
@@ -259,6 +262,8 @@ enum Kind {
     Cps3,
     Cps4,
     Cps3Cl,
+    /// A legacy CPS2ter card on its own (CLA A0 volet only, no PKCS#15 application).
+    Cps2ter,
 }
 
 /// The card holder: certificate subject and data-object values.
@@ -316,6 +321,11 @@ struct PersonaDef {
     quirky_flags: bool,
     /// Card certificates carry a non-zero unused-bits byte in signatureValue (§5.5 #8).
     bad_cert_signature: bool,
+    /// The signature key needs the PIN verified before each PSO CDS (simulator quirk
+    /// `cds_needs_fresh_verify`), declared with PKCS#15 userConsent = 1 on CPS_PRIV_SIG.
+    fresh_verify: bool,
+    /// Unblock uses left on the PUK (DOCP `9D`).
+    puk_usage_left: u16,
 }
 
 fn rpps_id_nat(rpps10: &str) -> String {
@@ -395,6 +405,8 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 3,
             quirky_flags: true,
             bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
         PersonaDef {
             name: "cps3-pharmacist-blocked",
@@ -421,6 +433,8 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 0,
             quirky_flags: true,
             bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
         PersonaDef {
             name: "cps4-nurse",
@@ -468,6 +482,8 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 3,
             quirky_flags: false,
             bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
         PersonaDef {
             name: "cpe-staff",
@@ -494,6 +510,8 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 3,
             quirky_flags: true,
             bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
         PersonaDef {
             name: "cps3-expired",
@@ -520,6 +538,8 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 3,
             quirky_flags: true,
             bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
         PersonaDef {
             name: "cps3-contactless",
@@ -546,6 +566,8 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 3,
             quirky_flags: true,
             bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
         PersonaDef {
             name: "cps3-strict",
@@ -562,6 +584,8 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 3,
             quirky_flags: false,
             bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
         PersonaDef {
             name: "cps3-badcert",
@@ -578,6 +602,72 @@ fn personas() -> Vec<PersonaDef> {
             pin_tries_left: 3,
             quirky_flags: true,
             bad_cert_signature: true,
+            fresh_verify: false,
+            puk_usage_left: 100,
+        },
+        PersonaDef {
+            name: "cps3-signer",
+            description: "cps3-doctor variant whose signature key wants the PIN before each signature",
+            purpose: "per-signature PIN: userConsent on CPS_PRIV_SIG, the card forgets the PIN after each PSO CDS",
+            kind: Kind::Cps3,
+            serial: "99700099",
+            label: "CPS3v3-2699700099".into(),
+            holder: doctor_holder(),
+            situations: doctor_situations(),
+            valid_from: FROM,
+            valid_to: TO,
+            seed: 0x5EED_0900,
+            pin_tries_left: 3,
+            quirky_flags: true,
+            bad_cert_signature: false,
+            fresh_verify: true,
+            puk_usage_left: 100,
+        },
+        PersonaDef {
+            name: "cps3-unblock-exhausted",
+            description: "CPS3 whose PIN is blocked and whose PUK has no unblock use left",
+            purpose: "a card blocked for good (compat §15 #6): CKF_USER_PIN_LOCKED, unblock refused",
+            kind: Kind::Cps3,
+            serial: "99700101",
+            label: "CPS3v3-2699700101".into(),
+            holder: Holder {
+                id_nat: rpps_id_nat("9970001010"),
+                surname: "LEFEBVRE",
+                given_name: "Camille",
+                civility: "MME",
+                title: "Sage-femme",
+                profession_code: "50",
+                specialty: None,
+                organization: None,
+                card_type: "CPS",
+            },
+            situations: one_situation("CABINET DE SAGE-FEMME DE TEST", "L"),
+            valid_from: FROM,
+            valid_to: TO,
+            seed: 0x5EED_0A00,
+            pin_tries_left: 0,
+            quirky_flags: true,
+            bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 0,
+        },
+        PersonaDef {
+            name: "cps2ter-legacy",
+            description: "legacy CPS2ter card on its own (CLA A0 only, no PKCS#15 application)",
+            purpose: "recognised and reported \"token not recognised\" with one explanatory log line",
+            kind: Kind::Cps2ter,
+            serial: "99700112",
+            label: String::new(),
+            holder: doctor_holder(),
+            situations: doctor_situations(),
+            valid_from: FROM,
+            valid_to: TO,
+            seed: 0x5EED_0B00,
+            pin_tries_left: 3,
+            quirky_flags: false,
+            bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
         },
     ]
 }
@@ -1205,6 +1295,8 @@ struct PrKey {
     /// KeyUsageFlags: decrypt(1), sign(2), nonRepudiation(9).
     usage: &'static [usize],
     key_reference: u64,
+    /// CommonObjectAttributes.userConsent (fresh authentication per use).
+    user_consent: Option<u64>,
 }
 
 /// PrivateRSAKey entry (§5.3): keys are SDOs, so the Path is empty and clients take the
@@ -1218,6 +1310,9 @@ fn prkdf_entry(k: &PrKey) -> Vec<u8> {
     let mut common = vec![utf8(k.label), bits(k.flags)];
     if let Some(id) = k.auth_id {
         common.push(octets(&[id]));
+    }
+    if let Some(n) = k.user_consent {
+        common.push(uint(n));
     }
     common.push(seq(&rules));
     // KeyAccessFlags: sensitive(0), alwaysSensitive(2), neverExtractable(3) — as the real
@@ -1682,7 +1777,7 @@ fn contact_application(card: &mut Card, def: &PersonaDef, auth: &CardKey, sig: &
     let aodf = aodf(style(FlagStyle::QuirkOneByte));
     card.ef(&fid_path(APP, FID_AODF), "aodf.der", aodf, public);
     let prkdf = [
-        prkdf_entry(&sig_key(&refs)),
+        prkdf_entry(&sig_key(def, &refs)),
         prkdf_entry(&auth_key(def, &refs)),
     ]
     .concat();
@@ -1754,7 +1849,7 @@ fn data_object_file(card: &mut Card, app: &str, d: DataObject) {
     card.ef(&fid_path(app, d.fid), &blob, value, rules).size = d.size;
 }
 
-fn sig_key(refs: &KeyRefs) -> PrKey {
+fn sig_key(def: &PersonaDef, refs: &KeyRefs) -> PrKey {
     PrKey {
         label: "CPS_PRIV_SIG",
         id: cka_id(&AID_CONTACT, refs.sig_id),
@@ -1763,6 +1858,7 @@ fn sig_key(refs: &KeyRefs) -> PrKey {
         modes: &[access::PSO_CDS],
         usage: &[9],
         key_reference: u64::from(refs.sig_ref),
+        user_consent: def.fresh_verify.then_some(1),
     }
 }
 
@@ -1781,6 +1877,7 @@ fn auth_key(def: &PersonaDef, refs: &KeyRefs) -> PrKey {
         modes,
         usage: &[1, 2],
         key_reference: u64::from(refs.auth_ref),
+        user_consent: None,
     }
 }
 
@@ -1821,6 +1918,7 @@ fn contactless_application(card: &mut Card, def: &PersonaDef, tech: &CardKey) {
         modes: &[access::INT_AUTH],
         usage: &[2],
         key_reference: 0x81,
+        user_consent: None,
     };
     card.ef(
         &fid_path(APP, FID_PRKDF),
@@ -1891,7 +1989,7 @@ fn pin_and_puk(def: &PersonaDef) -> Vec<ChvSpec> {
             pad_byte: 0xFF,
             max_tries: 10,
             tries_left: 10,
-            usage_left: Some(100),
+            usage_left: Some(def.puk_usage_left),
             acl: hex(acl::PUK),
         },
     ]
@@ -1952,6 +2050,7 @@ fn generation(kind: Kind) -> (Generation, Protocol, &'static str) {
         Kind::Cps3 => (Generation::Cps3, Protocol::T0, ATR_CPS3),
         Kind::Cps4 => (Generation::Cps4, Protocol::T1, ATR_CPS4),
         Kind::Cps3Cl => (Generation::Cps3Cl, Protocol::T1, ATR_CPS3_CL),
+        Kind::Cps2ter => (Generation::Cps2ter, Protocol::T0, ATR_CPS2TER_LEGACY),
     }
 }
 
@@ -1974,6 +2073,29 @@ fn persona_keys(pki: &Pki, def: &PersonaDef) -> Res<PersonaKeys> {
     })
 }
 
+/// A legacy CPS2ter card: the CLA A0 volet only (situations and invoicing situation), no
+/// ISO file system, no PIN or key the module could use.
+fn build_legacy_card(def: &PersonaDef) -> (Profile, Card) {
+    let mut card = Card::default();
+    cps2ter_volet(&mut card, def);
+    let (generation, protocol, atr) = generation(def.kind);
+    let profile = Profile {
+        persona: def.name.into(),
+        description: def.description.into(),
+        generation,
+        protocol,
+        atr: hex(atr),
+        quirks: Quirks::default(),
+        latency: Latency::default(),
+        se: Vec::new(),
+        chv: Vec::new(),
+        key: Vec::new(),
+        file: std::mem::take(&mut card.files),
+        dir: PathBuf::new(),
+    };
+    (profile, card)
+}
+
 /// Builds the profile and its blobs.
 fn build_card(def: &PersonaDef, keys: &PersonaKeys) -> Res<(Profile, Card)> {
     let mut card = Card::default();
@@ -1993,13 +2115,17 @@ fn build_card(def: &PersonaDef, keys: &PersonaKeys) -> Res<(Profile, Card)> {
         (pin_and_puk(def), se, contact_keys(def))
     };
     let (generation, protocol, atr) = generation(def.kind);
+    let quirks = Quirks {
+        cds_needs_fresh_verify: def.fresh_verify,
+        ..Quirks::default()
+    };
     let profile = Profile {
         persona: def.name.into(),
         description: def.description.into(),
         generation,
         protocol,
         atr: hex(atr),
-        quirks: Quirks::default(),
+        quirks,
         latency: Latency::default(),
         se,
         chv,
@@ -2138,18 +2264,26 @@ fn card_kind(kind: Kind) -> &'static str {
         Kind::Cps3 => "CPS3, T=0",
         Kind::Cps4 => "CPS4, T=1",
         Kind::Cps3Cl => "CPS3 contactless",
+        Kind::Cps2ter => "legacy CPS2ter, T=0",
     }
 }
 
 fn pin_summary(d: &PersonaDef) -> &'static str {
     match (d.kind, d.pin_tries_left) {
         (Kind::Cps3Cl, _) => "none (contactless)",
+        (Kind::Cps2ter, _) => "— (not used: the card is refused)",
+        (_, 0) if d.puk_usage_left == 0 => {
+            "1234 **blocked** (0 tries) / 12345678 with **0 unblock uses left**"
+        }
         (_, 0) => "1234 **blocked** (0 tries) / 12345678",
         _ => "1234 / 12345678",
     }
 }
 
 fn label_summary(d: &PersonaDef) -> String {
+    if d.kind == Kind::Cps2ter {
+        return "— (no PKCS#15 application)".into();
+    }
     if d.kind == Kind::Cps3Cl {
         format!("`CPS3v3_CL` (contact application: `{}`)", d.label)
     } else {
@@ -2186,6 +2320,16 @@ serial are independent values (cpx-cards.md §14 #12).
 keys, certificates and serial). `cps3-badcert` stores its two certificates with signatureValue
 `03 82 01 01 01 …` (unused-bits byte 01); the well-formed originals are in `../pki/`, so a
 patched CKA_VALUE must equal `../pki/cps3-badcert-{auth,sig}.der`.
+
+`cps3-signer` (holder of `cps3-doctor`) sets the simulator quirk `cds_needs_fresh_verify`: the
+card forgets the PIN verification after each PSO COMPUTE DIGITAL SIGNATURE, and its PrKDF
+declares CommonObjectAttributes.userConsent = 1 on CPS_PRIV_SIG [assume: whether real cards
+do either is not published, cryptolib-compat §16 #2]. `cps3-unblock-exhausted` has its PIN
+blocked and its PUK's unblock-usage counter (DOCP `9D`) at 0: the card is blocked for good.
+`cps2ter-legacy` is a legacy CPS2ter card on its own: ATR `3F 65 25 08 36 04 6C 90 00`
+[assume: the real one is not published], only the CLA `A0` volet (the situation and invoicing
+files of the `cps3-doctor` holder, PIN-gated), `6E 00` to every ISO-class command; no PIN, key
+or certificate (the module refuses the card).
 
 ## Files of a persona directory
 
@@ -2321,6 +2465,11 @@ fn main() -> Res<()> {
     let defs = personas();
     for def in &defs {
         eprintln!("persona {}", def.name);
+        if def.kind == Kind::Cps2ter {
+            let (profile, card) = build_legacy_card(def);
+            write_card(&fixtures.join("cards").join(def.name), &profile, &card)?;
+            continue;
+        }
         let keys = persona_keys(&pki, def)?;
         write_persona_certs(&pki_dir, def, &keys)?;
         let (profile, card) = build_card(def, &keys)?;

@@ -33,6 +33,7 @@ step release-has-no-simulator bash scripts/check-release.sh target/release/libcp
 step vcard-build cargo build --features sim --bin cpx-vcard
 step e2e-opensc bash tests/e2e/opensc.sh
 step e2e-module bash tests/e2e/module.sh
+step e2e-pin bash tests/e2e/pin.sh
 
 echo
 echo "test-all: ${passed} steps passed, ${failed} failed${failures:+ (${failures[*]})}"

@@ -17,7 +17,12 @@ fn readers(config: &Config) -> Result<Box<dyn Readers>> {
     #[cfg(feature = "sim")]
     if let Some(spec) = &config.sim_cards {
         return match crate::transport::r#virtual::SimReaders::from_spec(spec) {
-            Ok(r) => Ok(Box::new(r)),
+            Ok(r) => {
+                if let Some(keys) = &config.sim_pinpad {
+                    r.queue_keys(keys);
+                }
+                Ok(Box::new(r))
+            }
             Err(e) => {
                 log::error!("CPX_SIM_CARDS={spec:?}: {e}");
                 Err(Error::Internal("CPX_SIM_CARDS names an unknown card"))
@@ -97,7 +102,8 @@ entry!(
             log::info!("C_Initialize after fork: dropping the parent's state unused");
             std::mem::forget(old);
         }
-        let module = Module::new(readers(&config)?);
+        let mut module = Module::new(readers(&config)?);
+        module.pin_cache = config.pin_cache;
         *g = Some(Global { module, pid });
         Ok(())
     }

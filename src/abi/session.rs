@@ -5,6 +5,18 @@ use super::with_module;
 use crate::p11::Error;
 use cryptoki_sys::*;
 
+/// A PIN argument: NULL = "use the PIN pad" (`None`), else the bytes.
+///
+/// # Safety
+/// A non-NULL `p` points to `n` readable bytes.
+unsafe fn optional_pin<'a>(p: CK_UTF8CHAR_PTR, n: CK_ULONG) -> Result<Option<&'a [u8]>, Error> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: p is non-NULL and points to n bytes (the caller's contract).
+    unsafe { out::in_slice(p, n) }.map(Some)
+}
+
 entry!(
     /// C_OpenSession (PKCS#11 2.40 §5.6): CKF_SERIAL_SESSION required; R/W accepted.
     fn C_OpenSession(
@@ -49,7 +61,9 @@ entry!(
 
 entry!(
     /// C_Login (PKCS#11 2.40 §5.6, cryptolib-compat §9): a PIN outside the AODF bounds
-    /// is CKR_PIN_INCORRECT without touching the card; a wrong PIN is never retried.
+    /// is CKR_PIN_INCORRECT without touching the card; a wrong PIN is never retried. A NULL
+    /// PIN means "typed on the reader's PIN pad" (CKF_PROTECTED_AUTHENTICATION_PATH only,
+    /// else CKR_ARGUMENTS_BAD). CKU_CONTEXT_SPECIFIC: per-signature PIN.
     fn C_Login(
         h_session: CK_SESSION_HANDLE,
         user_type: CK_USER_TYPE,
@@ -57,8 +71,8 @@ entry!(
         ul_pin_len: CK_ULONG,
     ) {
         // SAFETY: p_pin points to ul_pin_len bytes (spec §5.6).
-        let pin = unsafe { out::in_slice(p_pin, ul_pin_len) };
-        with_module(|m| m.login(h_session, user_type, pin?))
+        let pin = unsafe { optional_pin(p_pin, ul_pin_len) }?;
+        with_module(|m| m.login_with(h_session, user_type, pin))
     }
 );
 
@@ -71,16 +85,17 @@ entry!(
 
 entry!(
     /// C_InitPIN (PKCS#11 2.40 §5.6): the unblock flow after C_Login(CKU_SO, PUK)
-    /// (cryptolib-compat §9).
+    /// (cryptolib-compat §9). A NULL PIN: the new PIN is typed on the PIN pad.
     fn C_InitPIN(h_session: CK_SESSION_HANDLE, p_pin: CK_UTF8CHAR_PTR, ul_pin_len: CK_ULONG) {
         // SAFETY: p_pin points to ul_pin_len bytes (spec §5.6).
-        let pin = unsafe { out::in_slice(p_pin, ul_pin_len) };
-        with_module(|m| m.init_pin(h_session, pin?))
+        let pin = unsafe { optional_pin(p_pin, ul_pin_len) }?;
+        with_module(|m| m.init_pin_with(h_session, pin))
     }
 );
 
 entry!(
-    /// C_SetPIN (PKCS#11 2.40 §5.6): changes the user PIN (R/W session).
+    /// C_SetPIN (PKCS#11 2.40 §5.6): changes the user PIN (R/W session). Both PINs NULL:
+    /// typed on the PIN pad.
     fn C_SetPIN(
         h_session: CK_SESSION_HANDLE,
         p_old_pin: CK_UTF8CHAR_PTR,
@@ -89,9 +104,9 @@ entry!(
         ul_new_len: CK_ULONG,
     ) {
         // SAFETY: each pointer points to its length in bytes (spec §5.6).
-        let old = unsafe { out::in_slice(p_old_pin, ul_old_len) };
+        let old = unsafe { optional_pin(p_old_pin, ul_old_len) }?;
         // SAFETY: as above.
-        let new = unsafe { out::in_slice(p_new_pin, ul_new_len) };
-        with_module(|m| m.set_pin(h_session, old?, new?))
+        let new = unsafe { optional_pin(p_new_pin, ul_new_len) }?;
+        with_module(|m| m.set_pin_with(h_session, old, new))
     }
 );

@@ -21,7 +21,7 @@ use super::command::{
 };
 use super::error::{check_sw, CardError};
 use super::sw::{le_to_len, StatusWord};
-use crate::transport::{ResetSeen, Transport};
+use crate::transport::{pinpad_sw, PinPadOp, PinPadRequest, ResetSeen, Transport};
 
 /// Most GET RESPONSE commands sent for one command before giving up.
 pub const MAX_GET_RESPONSE_ROUNDS: usize = 32;
@@ -192,6 +192,44 @@ impl<'a> Channel<'a> {
             r = self.exchange(&again, cmd.ins)?;
         }
         self.collect(last.cla, cmd.ins, r)
+    }
+
+    /// Sends `cmd` through the reader's PIN pad (PC/SC part 10): the reader writes the PINs
+    /// typed on its keypad over the pad-filled blocks of `cmd.data` at the offsets of `op`
+    /// and sends the command itself. The PIN never passes through the host. A cancelled or
+    /// timed-out entry → `PinEntryCancelled`; differing or badly sized entries →
+    /// `PinEntryInvalid`; a reader without a keypad → `Transport(Unsupported)`.
+    pub fn pin_pad(
+        &mut self,
+        cmd: &Command,
+        op: PinPadOp,
+        min_len: u8,
+        max_len: u8,
+        block_len: u8,
+    ) -> Result<Response, CardError> {
+        let mut on_channel = cmd.clone();
+        if is_first_interindustry(cmd.cla) {
+            on_channel.cla = cla_with_channel(cmd.cla, self.logical)?;
+        }
+        let request = PinPadRequest {
+            op,
+            apdu: on_channel.encode(self.protocol)?,
+            min_len,
+            max_len,
+            block_len,
+        };
+        log::trace!("> {} via the PIN pad", hex(&request.apdu[..4]));
+        let raw = self.transport.pin_pad(&request)?;
+        self.trace.apdus += 1;
+        self.trace.bytes_sent += request.apdu.len();
+        self.trace.bytes_received += raw.len();
+        let response = Response::from_raw(&raw)?;
+        log::trace!("< {} (PIN pad)", response.sw);
+        match response.sw.to_u16() {
+            pinpad_sw::TIMEOUT | pinpad_sw::CANCELLED => Err(CardError::PinEntryCancelled),
+            pinpad_sw::MISMATCH | pinpad_sw::TOO_SHORT_OR_LONG => Err(CardError::PinEntryInvalid),
+            _ => Ok(response),
+        }
     }
 
     /// The GET RESPONSE loop after `61 xx` / `9F xx`.

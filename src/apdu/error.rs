@@ -37,6 +37,20 @@ pub enum CardError {
     /// The ATR is not one of a card we drive.
     #[error("unsupported card (ATR {})", hex(atr))]
     UnsupportedCard { atr: Vec<u8> },
+    /// A legacy CPS2ter card (CLA `A0` only): recognised, but not a PKCS#15 token.
+    #[error(
+        "legacy CPS2ter card (ATR {}): it has no PKCS#15 application and is not supported \
+         (CPS3 and CPS4 cards are)",
+        hex(atr)
+    )]
+    LegacyCps2ter { atr: Vec<u8> },
+    /// PIN entry on the reader's keypad was cancelled or timed out (`64 00` / `64 01`).
+    #[error("PIN entry on the reader cancelled or timed out")]
+    PinEntryCancelled,
+    /// The two entries of the new PIN on the keypad differ (`64 02`), or a PIN of the wrong
+    /// length was typed (`64 03`).
+    #[error("PIN typed on the reader invalid (entries differ or wrong length)")]
+    PinEntryInvalid,
 }
 
 fn hex(bytes: &[u8]) -> String {

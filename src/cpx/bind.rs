@@ -310,6 +310,7 @@ fn keys(
                 can_decrypt,
                 non_repudiation: k.usage & usage::NON_REPUDIATION != 0,
                 needs_login: generation != Generation::Cps3Cl && k.common.auth_id.is_some(),
+                user_consent: k.common.user_consent.is_some_and(|n| n > 0),
             }
         })
         .collect()

@@ -47,7 +47,7 @@ pub use types::*;
 
 use crate::apdu::{with_transaction, CardError, Channel, Command, Protocol, StatusWord};
 use crate::soft;
-use crate::transport::{ResetSeen, Transport, TransportError};
+use crate::transport::{PinPadOp, ReaderFeatures, ResetSeen, Transport, TransportError};
 use cps3::{template, PinState};
 use layout::{chipdoc_alg, MF};
 use session::Session;
@@ -57,6 +57,8 @@ pub struct CpxCard {
     transport: Box<dyn Transport>,
     contents: TokenContents,
     session: Session,
+    /// What the reader can do (PIN pad), asked once at bind.
+    features: ReaderFeatures,
 }
 
 /// What the card is asked to do for a signature (decided without card I/O).
@@ -245,9 +247,13 @@ impl CpxCard {
     /// Recognises the card (ATR mask + EF.SN issuer prefix; CPS4 confirmed on channel 1)
     /// and reads everything once: EF.SN, TokenInfo, AODF, PrKDF, CDF + certificates, DODF +
     /// public data-object values. Not a CPx card → `CardError::UnsupportedCard`.
-    pub fn bind(transport: Box<dyn Transport>) -> Result<CpxCard, CardError> {
+    pub fn bind(mut transport: Box<dyn Transport>) -> Result<CpxCard, CardError> {
         let atr = transport.atr().to_vec();
+        let features = transport.features();
         let Some(pattern) = layout::match_atr(&atr) else {
+            if is_legacy_cps2ter(transport.as_mut()) {
+                return Err(CardError::LegacyCps2ter { atr });
+            }
             return Err(CardError::UnsupportedCard { atr });
         };
         let protocol = transport.protocol();
@@ -270,6 +276,7 @@ impl CpxCard {
                 so_pin: None,
             },
             session: Session::new(generation, protocol),
+            features,
         };
         let contents = card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr))?;
         // A reset seen while binding is part of getting to know the card, not news.
@@ -280,6 +287,11 @@ impl CpxCard {
 
     pub fn contents(&self) -> &TokenContents {
         &self.contents
+    }
+
+    /// The reader's features (PIN pad or not), as reported at bind.
+    pub fn reader_features(&self) -> ReaderFeatures {
+        self.features
     }
 
     /// APDUs exchanged with the card since bind began (chained pieces and GET RESPONSEs
@@ -440,6 +452,104 @@ impl CpxCard {
             }
             _ => cps3::verify(ch, reference, &value),
         })
+    }
+
+    /// VERIFY of the user PIN typed on the reader's PIN pad (C_Login with a NULL PIN).
+    /// Same errors as `login`, plus `PinEntryCancelled` / `PinEntryInvalid`.
+    pub fn login_pin_pad(&mut self) -> Result<(), CardError> {
+        let Some(rec) = self.session.user_pin.clone() else {
+            return Err(CardError::Malformed("token has no user PIN"));
+        };
+        self.verify_on_pad(&rec)
+    }
+
+    /// VERIFY of the PUK typed on the PIN pad (C_Login(CKU_SO) with a NULL PIN).
+    pub fn login_so_pin_pad(&mut self) -> Result<(), CardError> {
+        let Some(rec) = self.session.so_pin.clone() else {
+            return Err(CardError::Malformed("token has no PUK"));
+        };
+        self.verify_on_pad(&rec)
+    }
+
+    fn verify_on_pad(&mut self, rec: &session::PinRecord) -> Result<(), CardError> {
+        let (block, min, max) = pad_block(rec);
+        let reference = rec.info.reference;
+        let cmd = Command::new(0x00, 0x20, 0x00, reference).with_data(&block);
+        self.run(|ch, s| {
+            let r = ch
+                .pin_pad(
+                    &cmd,
+                    PinPadOp::Verify { offset: 0 },
+                    min,
+                    max,
+                    block_len(&block),
+                )?
+                .check();
+            match (s.generation, r) {
+                (Generation::Cps4, Err(CardError::PinIncorrect { tries_left: 0 })) => {
+                    Err(CardError::PinBlocked)
+                }
+                (_, r) => r,
+            }
+        })
+    }
+
+    /// PIN change with both PINs typed on the PIN pad (C_SetPIN with NULL PINs). CPS3:
+    /// CHANGE REFERENCE DATA old ‖ new in one command; CPS4: VERIFY, then the new PIN.
+    pub fn change_pin_pin_pad(&mut self) -> Result<(), CardError> {
+        let Some(rec) = self.session.user_pin.clone() else {
+            return Err(CardError::Malformed("token has no user PIN"));
+        };
+        let (block, min, max) = pad_block(&rec);
+        let n = block_len(&block);
+        let reference = rec.info.reference;
+        if self.session.generation == Generation::Cps4 {
+            self.verify_on_pad(&rec)?;
+            let cmd = Command::new(0x00, 0x24, 0x01, reference).with_data(&block);
+            let op = PinPadOp::Modify {
+                old_offset: None,
+                new_offset: 0,
+            };
+            return self.run(|ch, _| ch.pin_pad(&cmd, op, min, max, n)?.check());
+        }
+        let mut both = block.clone();
+        both.extend_from_slice(&block);
+        let cmd = Command::new(0x00, 0x24, 0x00, reference).with_data(&both);
+        let op = PinPadOp::Modify {
+            old_offset: Some(0),
+            new_offset: n,
+        };
+        self.run(|ch, _| ch.pin_pad(&cmd, op, min, max, n)?.check())
+    }
+
+    /// Unblock after `login_so` / `login_so_pin_pad`, the new PIN typed on the PIN pad
+    /// (C_InitPIN with a NULL PIN).
+    pub fn unblock_pin_pin_pad(&mut self) -> Result<(), CardError> {
+        let Some(rec) = self.session.user_pin.clone() else {
+            return Err(CardError::Malformed("token has no user PIN"));
+        };
+        let (block, min, max) = pad_block(&rec);
+        let n = block_len(&block);
+        let reference = rec.info.reference;
+        let op = PinPadOp::Modify {
+            old_offset: None,
+            new_offset: 0,
+        };
+        let result = self.run(|ch, s| match s.generation {
+            Generation::Cps4 => {
+                cps4::reset_counter(ch, reference)?;
+                let cmd = Command::new(0x00, 0x24, 0x01, reference).with_data(&block);
+                ch.pin_pad(&cmd, op, min, max, n)?.check()
+            }
+            _ => {
+                let cmd = Command::new(0x00, 0x2C, 0x02, reference).with_data(&block);
+                ch.pin_pad(&cmd, op, min, max, n)?.check()
+            }
+        });
+        self.session.pins.max_tries = None;
+        self.session.pins.pin_usage_left = None;
+        self.session.pins.puk_usage_left = None;
+        result
     }
 
     /// Resets the card's security status (re-select the MF AID / ChipDoc) and forgets the
@@ -700,6 +810,30 @@ impl CpxCard {
         }
         true
     }
+}
+
+/// Whether a card whose ATR is not a CPx one is a legacy CPS2ter card: it answers a CLA `A0`
+/// SELECT of the MF with `9F xx` and a CPS2ter FCI (`85 …`, cpx-cards §11). Only asked of
+/// cards the ATR did not recognise (a CPS3 is never identified by this probe, compat §15 #5).
+fn is_legacy_cps2ter(transport: &mut dyn Transport) -> bool {
+    let protocol = transport.protocol();
+    let select_mf = Command::new(0xA0, 0xA4, 0x00, 0x00).with_data(&[0x3F, 0x00]);
+    with_transaction(transport, protocol, |ch| ch.transmit_as_is(&select_mf))
+        .is_ok_and(|r| r.sw == StatusWord::Ok && r.data.first() == Some(&0x85))
+}
+
+/// The PIN block a PIN pad fills in: the stored length (at least the maximum PIN length) of
+/// pad bytes; and the PIN length bounds.
+fn pad_block(rec: &session::PinRecord) -> (Vec<u8>, u8, u8) {
+    let len = rec.info.stored_len.max(rec.info.max_len).min(64);
+    let pad = rec.info.pad_char.unwrap_or(layout::DEFAULT_PAD);
+    let min = u8::try_from(rec.info.min_len).unwrap_or(u8::MAX);
+    let max = u8::try_from(rec.info.max_len.min(len)).unwrap_or(u8::MAX);
+    (vec![pad; len], min, max)
+}
+
+fn block_len(block: &[u8]) -> u8 {
+    u8::try_from(block.len()).unwrap_or(u8::MAX)
 }
 
 fn status_from(state: PinState, max: u8, unblock_left: Option<u16>) -> PinStatus {

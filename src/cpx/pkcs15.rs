@@ -39,6 +39,9 @@ pub struct CommonObject {
     /// CommonObjectFlags: bit 0 private, bit 1 modifiable.
     pub flags: u64,
     pub auth_id: Option<Vec<u8>>,
+    /// CommonObjectAttributes.userConsent: the object needs a fresh authentication every
+    /// `n` uses (keys: before each signature when 1).
+    pub user_consent: Option<u64>,
 }
 
 impl CommonObject {
@@ -268,6 +271,7 @@ fn parse_common(value: &[u8]) -> Result<CommonObject, CardError> {
             .unwrap_or_default(),
         flags: first(&items, BIT_STRING).map_or(0, |t| bit_string_flags(t.value)),
         auth_id: first(&items, OCTET_STRING).map(|t| t.value.to_vec()),
+        user_consent: first(&items, INTEGER).and_then(|t| uint(t.value)),
     })
 }
 

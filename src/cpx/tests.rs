@@ -1106,6 +1106,7 @@ fn scripted(
         transport: Box::new(Shared(slot.clone())),
         contents: bound.contents.clone(),
         session: bound.session.clone(),
+        features: Default::default(),
     };
     (card, slot)
 }

@@ -54,6 +54,8 @@ pub struct KeyInfo {
     pub non_repudiation: bool,
     /// Needs the user PIN verified (false on the contactless technical key).
     pub needs_login: bool,
+    /// PKCS#15 userConsent: the card wants the PIN verified again before each use.
+    pub user_consent: bool,
 }
 
 /// Live PIN counters, read from the card.

@@ -74,6 +74,7 @@ impl Module {
             return Err(Error::MechanismInvalid(mech.ty));
         }
         let (k, login) = self.private_key(idx, key, BadKey::Key)?;
+        let always_auth = k.user_consent && !self.token_mut(idx)?.keep_pin;
         if !k.can_sign {
             return Err(Error::KeyTypeInconsistent);
         }
@@ -104,6 +105,8 @@ impl Module {
             Operation::Sign(SignOp {
                 key: op,
                 data: Zeroizing::new(Vec::new()),
+                always_auth,
+                context_verified: false,
             }),
         )
     }
@@ -150,6 +153,7 @@ impl Module {
         let mut message = Zeroizing::new(op.data.to_vec());
         message.extend_from_slice(tail);
         let keyop = op.key.clone();
+        let needs_context_login = op.always_auth && !op.context_verified;
         let r = (|| {
             let o = token
                 .object(keyop.key)
@@ -172,6 +176,11 @@ impl Module {
         match cap {
             Some(c) if c >= keyop.k => {}
             _ => return Ok(Output::Len(keyop.k)),
+        }
+        if needs_context_login {
+            // CKA_ALWAYS_AUTHENTICATE without C_Login(CKU_CONTEXT_SPECIFIC) (PKCS#11 §5.6).
+            s.op = None;
+            return Err(Error::UserNotLoggedIn);
         }
         let r = self.with_card(idx, |c| c.sign(&key.id, &input));
         if let Ok(s) = self.session_mut(h) {

@@ -169,6 +169,9 @@ impl Error {
                 | CKR_FUNCTION_NOT_SUPPORTED
                 | CKR_TOKEN_NOT_PRESENT
                 | CKR_MECHANISM_INVALID
+                // Explained once, at warn, when the card is looked at (Module::ensure_token).
+                | CKR_TOKEN_NOT_RECOGNIZED
+                | CKR_FUNCTION_CANCELED
         )
     }
 
@@ -204,6 +207,7 @@ pub fn card_rv(e: &CardError) -> CK_RV {
             TransportError::Timeout | TransportError::Sharing | TransportError::Io(_) => {
                 CKR_DEVICE_ERROR
             }
+            TransportError::Unsupported => CKR_FUNCTION_NOT_SUPPORTED,
         },
         CardError::PinIncorrect { .. } => CKR_PIN_INCORRECT,
         CardError::PinBlocked => CKR_PIN_LOCKED,
@@ -218,7 +222,12 @@ pub fn card_rv(e: &CardError) -> CK_RV {
         ) => CKR_DATA_INVALID,
         CardError::Status(_) => CKR_DEVICE_ERROR,
         CardError::Malformed(_) => CKR_DEVICE_ERROR,
-        CardError::UnsupportedCard { .. } => CKR_TOKEN_NOT_RECOGNIZED,
+        CardError::UnsupportedCard { .. } | CardError::LegacyCps2ter { .. } => {
+            CKR_TOKEN_NOT_RECOGNIZED
+        }
+        // "Keypad cancelled / timeout" and "keypad PIN mismatch" (compat §10).
+        CardError::PinEntryCancelled => CKR_FUNCTION_CANCELED,
+        CardError::PinEntryInvalid => CKR_PIN_INVALID,
     }
 }
 
@@ -323,6 +332,13 @@ mod tests {
                 CardError::UnsupportedCard { atr: vec![] },
                 CKR_TOKEN_NOT_RECOGNIZED,
             ),
+            (
+                CardError::LegacyCps2ter { atr: vec![] },
+                CKR_TOKEN_NOT_RECOGNIZED,
+            ),
+            (CardError::PinEntryCancelled, CKR_FUNCTION_CANCELED),
+            (CardError::PinEntryInvalid, CKR_PIN_INVALID),
+            (t(TransportError::Unsupported), CKR_FUNCTION_NOT_SUPPORTED),
         ];
         for (e, rv) in table {
             assert_eq!(Error::Card(e.clone()).rv(), rv, "{e:?}");

@@ -12,6 +12,8 @@ pub mod slot;
 
 #[cfg(all(test, feature = "sim"))]
 mod tests;
+#[cfg(all(test, feature = "sim"))]
+mod tests_pin;
 
 pub use error::{card_rv, Error, Result};
 pub use mechanism::Mechanism;

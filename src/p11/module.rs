@@ -4,7 +4,7 @@
 
 use super::error::{Error, Result};
 use super::mechanism;
-use super::session::Session;
+use super::session::{Operation, Session};
 use super::slot::{LoginState, Slot, SlotInfo, Token, TokenInfo};
 use crate::apdu::CardError;
 use crate::cpx::{CpxCard, PinInfo};
@@ -24,6 +24,10 @@ pub struct Module {
     next_binding: u64,
     /// How long PIN counters read for C_GetTokenInfo are reused (NSS polls it).
     pub pin_status_ttl: Duration,
+    /// `CPX_PKCS11_PIN_CACHE`: keep the user PIN for the Cryptolib's silent
+    /// re-verification (default) or ask for C_Login(CKU_CONTEXT_SPECIFIC) per signature.
+    /// Read when a card is bound.
+    pub pin_cache: bool,
 }
 
 impl Module {
@@ -38,6 +42,7 @@ impl Module {
             next_object: 1,
             next_binding: 1,
             pin_status_ttl: Duration::from_millis(1000),
+            pin_cache: true,
         };
         m.scan();
         for s in &mut m.slots {
@@ -133,16 +138,19 @@ impl Module {
             }
             e => Error::Card(e.into()),
         })?;
+        let pin_cache = self.pin_cache;
         match CpxCard::bind(transport) {
             Ok(card) => {
                 let binding = self.next_binding;
                 self.next_binding += 1;
                 let next = &mut self.next_object;
-                let token = Token::new(binding, slot.atr.clone(), card, || {
+                let mut token = Token::new(binding, slot.atr.clone(), card, || {
                     let h = *next;
                     *next += 1;
                     h
                 });
+                // Nothing to keep on a PIN pad: the PIN never reaches us (compat §4).
+                token.keep_pin = pin_cache && !token.protected_path();
                 log::info!(
                     "slot {}: bound token {:?} ({} objects)",
                     slot.id,
@@ -429,7 +437,22 @@ impl Module {
 
     /// C_Login (CKU_USER with the PIN, CKU_SO with the PUK).
     pub fn login(&mut self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+        self.login_with(h, user, Some(pin))
+    }
+
+    /// C_Login; `pin` None (a NULL pointer) = typed on the reader's PIN pad, only on a
+    /// token with CKF_PROTECTED_AUTHENTICATION_PATH (else CKR_ARGUMENTS_BAD).
+    /// CKU_CONTEXT_SPECIFIC re-verifies the PIN for the active signature operation.
+    pub fn login_with(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        user: CK_USER_TYPE,
+        pin: Option<&[u8]>,
+    ) -> Result<()> {
         let idx = self.check_session(h)?;
+        if user == CKU_CONTEXT_SPECIFIC {
+            return self.context_login(h, idx, pin);
+        }
         if user != CKU_USER && user != CKU_SO {
             return Err(Error::UserTypeInvalid(user));
         }
@@ -456,24 +479,70 @@ impl Module {
         if user == CKU_SO && ro_exists {
             return Err(Error::SessionReadOnlyExists);
         }
+        if pin.is_none() && !token.protected_path() {
+            return Err(Error::ArgumentsBad);
+        }
         // Outside the AODF bounds: refused without touching the card (no try lost).
-        if !pin_len_ok(&info, pin) {
+        if pin.is_some_and(|p| !pin_len_ok(&info, p)) {
             return Err(Error::PinIncorrect);
         }
         token.pin_status = None;
-        let r = if user == CKU_USER {
-            token.card.login(pin)
-        } else {
-            token.card.login_so(pin)
+        let r = match (user, pin) {
+            (CKU_USER, Some(p)) => token.card.login(p),
+            (CKU_USER, None) => token.card.login_pin_pad(),
+            (_, Some(p)) => token.card.login_so(p),
+            (_, None) => token.card.login_so_pin_pad(),
         };
         match r {
             Ok(()) => {
                 if user == CKU_USER {
                     token.login = LoginState::User;
-                    token.pin = Some(Zeroizing::new(pin.to_vec()));
+                    if token.keep_pin {
+                        token.pin = pin.map(|p| Zeroizing::new(p.to_vec()));
+                    }
                 } else {
                     token.login = LoginState::So;
                 }
+                Ok(())
+            }
+            Err(e) => Err(self.card_failure(idx, e)),
+        }
+    }
+
+    /// C_Login(CKU_CONTEXT_SPECIFIC): a fresh VERIFY for the signature operation just
+    /// initialised on session `h` (PKCS#11 2.40 §5.6). Never retried on failure.
+    fn context_login(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        idx: usize,
+        pin: Option<&[u8]>,
+    ) -> Result<()> {
+        let (s, token) = self.parts(h, idx)?;
+        let Some(Operation::Sign(op)) = &mut s.op else {
+            return Err(Error::OperationNotInitialized);
+        };
+        if token.login != LoginState::User {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let info = token
+            .contents()
+            .user_pin
+            .clone()
+            .ok_or(Error::UserPinNotInitialized)?;
+        if pin.is_none() && !token.protected_path() {
+            return Err(Error::ArgumentsBad);
+        }
+        if pin.is_some_and(|p| !pin_len_ok(&info, p)) {
+            return Err(Error::PinIncorrect);
+        }
+        token.pin_status = None;
+        let r = match pin {
+            Some(p) => token.card.login(p),
+            None => token.card.login_pin_pad(),
+        };
+        match r {
+            Ok(()) => {
+                op.context_verified = true;
                 Ok(())
             }
             Err(e) => Err(self.card_failure(idx, e)),
@@ -501,6 +570,11 @@ impl Module {
 
     /// C_InitPIN: the unblock flow (C_Login(CKU_SO, PUK) then the new PIN).
     pub fn init_pin(&mut self, h: CK_SESSION_HANDLE, new: &[u8]) -> Result<()> {
+        self.init_pin_with(h, Some(new))
+    }
+
+    /// C_InitPIN; `new` None = typed on the PIN pad.
+    pub fn init_pin_with(&mut self, h: CK_SESSION_HANDLE, new: Option<&[u8]>) -> Result<()> {
         let idx = self.check_session(h)?;
         let (s, token) = self.parts(h, idx)?;
         if token.login != LoginState::So {
@@ -514,16 +588,35 @@ impl Module {
             .user_pin
             .clone()
             .ok_or(Error::UserPinNotInitialized)?;
-        if !pin_len_ok(&info, new) {
-            return Err(Error::PinLenRange);
-        }
-        token.pin_status = None;
-        let r = token.card.unblock_pin(new);
+        let r = match new {
+            Some(new) => {
+                if !pin_len_ok(&info, new) {
+                    return Err(Error::PinLenRange);
+                }
+                token.pin_status = None;
+                token.card.unblock_pin(new)
+            }
+            None if token.protected_path() => {
+                token.pin_status = None;
+                token.card.unblock_pin_pin_pad()
+            }
+            None => return Err(Error::ArgumentsBad),
+        };
         r.map_err(|e| self.card_failure(idx, e))
     }
 
     /// C_SetPIN: changes the user PIN.
     pub fn set_pin(&mut self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
+        self.set_pin_with(h, Some(old), Some(new))
+    }
+
+    /// C_SetPIN; both PINs None = typed on the PIN pad.
+    pub fn set_pin_with(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<()> {
         let idx = self.check_session(h)?;
         let (s, token) = self.parts(h, idx)?;
         if !s.rw {
@@ -538,6 +631,15 @@ impl Module {
             .user_pin
             .clone()
             .ok_or(Error::UserPinNotInitialized)?;
+        let (old, new) = match (old, new) {
+            (Some(old), Some(new)) => (old, new),
+            (None, None) if token.protected_path() => {
+                token.pin_status = None;
+                let r = token.card.change_pin_pin_pad();
+                return r.map_err(|e| self.card_failure(idx, e));
+            }
+            _ => return Err(Error::ArgumentsBad),
+        };
         if !pin_len_ok(&info, new) {
             return Err(Error::PinLenRange);
         }
@@ -547,7 +649,7 @@ impl Module {
         token.pin_status = None;
         match token.card.change_pin(old, new) {
             Ok(()) => {
-                if token.login == LoginState::User {
+                if token.login == LoginState::User && token.keep_pin {
                     token.pin = Some(Zeroizing::new(new.to_vec()));
                 }
                 Ok(())

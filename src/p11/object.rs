@@ -71,6 +71,9 @@ pub struct Object {
 pub struct ObjectView<'a> {
     pub contents: &'a TokenContents,
     pub certs: &'a [Option<CertFields>],
+    /// Keys with PKCS#15 userConsent need C_Login(CKU_CONTEXT_SPECIFIC) per signature (no
+    /// PIN kept for the silent re-verification).
+    pub context_login: bool,
 }
 
 /// Label of the public key derived from a certificate (compat §6.1).
@@ -177,8 +180,10 @@ impl Object {
                         CKA_EXTRACTABLE | CKA_DERIVE | CKA_SIGN_RECOVER | CKA_WRAP_WITH_TRUSTED => {
                             boolean(false)
                         }
-                        // Not exposed per signature (compat §9): CK_FALSE, not "invalid".
-                        CKA_ALWAYS_AUTHENTICATE => boolean(false),
+                        // The Cryptolib never exposes it (compat §9): CK_FALSE, not "invalid",
+                        // unless the PIN is not kept (CPX_PKCS11_PIN_CACHE=off, PIN pad) and
+                        // the card wants a fresh verification per use (userConsent).
+                        CKA_ALWAYS_AUTHENTICATE => boolean(k.user_consent && v.context_login),
                         CKA_KEY_GEN_MECHANISM => ulong(CK_UNAVAILABLE_INFORMATION),
                         CKA_SIGN => boolean(k.can_sign),
                         CKA_DECRYPT | CKA_UNWRAP => boolean(decrypt),

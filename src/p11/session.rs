@@ -67,6 +67,10 @@ pub struct KeyOp {
 pub struct SignOp {
     pub key: KeyOp,
     pub data: Zeroizing<Vec<u8>>,
+    /// CKA_ALWAYS_AUTHENTICATE key: C_Login(CKU_CONTEXT_SPECIFIC) must come before C_Sign.
+    pub always_auth: bool,
+    /// The context-specific login was done for this operation.
+    pub context_verified: bool,
 }
 
 pub struct VerifyOp {

@@ -44,6 +44,10 @@ pub struct Token {
     pub pin: Option<Secret>,
     /// Last counters read, with when (C_GetTokenInfo coalesces within a second).
     pub pin_status: Option<(Instant, PinStatus)>,
+    /// Keep the user PIN for the silent re-verification (`CPX_PKCS11_PIN_CACHE`, never on a
+    /// PIN pad). When false, keys with PKCS#15 userConsent have CKA_ALWAYS_AUTHENTICATE and
+    /// need C_Login(CKU_CONTEXT_SPECIFIC) before each signature.
+    pub keep_pin: bool,
 }
 
 /// CK_SLOT_INFO content, before padding.
@@ -153,7 +157,13 @@ impl Token {
             login: LoginState::Public,
             pin: None,
             pin_status: None,
+            keep_pin: true,
         }
+    }
+
+    /// The reader has a PIN pad: PINs are typed on it (CKF_PROTECTED_AUTHENTICATION_PATH).
+    pub fn protected_path(&self) -> bool {
+        self.card.reader_features().pin_pad()
     }
 
     pub fn contents(&self) -> &TokenContents {
@@ -164,6 +174,7 @@ impl Token {
         ObjectView {
             contents: self.card.contents(),
             certs: &self.cert_fields,
+            context_login: !self.keep_pin,
         }
     }
 
@@ -187,6 +198,9 @@ impl Token {
     pub fn info(&self, status: Option<PinStatus>, sessions: usize, rw: usize) -> TokenInfo {
         let c = self.contents();
         let mut flags = CKF_TOKEN_INITIALIZED | CKF_RNG;
+        if self.protected_path() {
+            flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+        }
         if c.user_pin.is_some() {
             flags |= CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED;
             if let Some(s) = status {

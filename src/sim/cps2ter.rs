@@ -21,6 +21,7 @@ pub fn process(p: &Profile, s: &mut CardState, cmd: &Command) -> Out {
     let reachable = match p.generation {
         Generation::Cps3 => true,
         Generation::Cps3Cl => false,
+        Generation::Cps2ter => true,
         // [assume] on CPS4 the volet is the CPS2ter applet of the basic channel.
         Generation::Cps4 => s.channels[0].app == App::Cps2ter,
     };

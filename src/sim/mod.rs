@@ -242,7 +242,8 @@ impl SimCard {
             // The CPS2ter volet has its own response procedure (SW1 9F).
             return cps2ter::process(&profile, &mut self.state, &cmd).into_bytes();
         }
-        if cmd.cla & 0x80 != 0 {
+        if cmd.cla & 0x80 != 0 || profile.generation == Generation::Cps2ter {
+            // A legacy CPS2ter card knows no ISO class.
             return command::sw::CLA_NOT_SUPPORTED.to_be_bytes().to_vec();
         }
         let channel = (cmd.cla & 0x03) as usize;
@@ -256,6 +257,7 @@ impl SimCard {
                 iasecc::process(&profile, &mut self.state, &cmd)
             }
             Generation::Cps4 => chipdoc::process(&profile, &mut self.state, &cmd),
+            Generation::Cps2ter => Out::sw(command::sw::CLA_NOT_SUPPORTED),
         };
         self.shape(channel, &cmd, out)
     }

@@ -66,6 +66,9 @@ pub enum Generation {
     Cps3Cl,
     /// CPS4: ChipDoc applet on logical channel 1, CPS2ter applet on channel 0.
     Cps4,
+    /// A legacy CPS2ter card on its own: only the CLA `A0` dialect; every ISO command
+    /// (CLA `00`–`7F`) gets `6E 00` [assume: cpx-cards.md §11, the card is not published].
+    Cps2ter,
 }
 
 /// Transmission protocol the card answers in.
@@ -225,6 +228,10 @@ pub struct Quirks {
     /// reset until ChipDoc is selected again on channel 1.
     pub chipdoc_needs_select: bool,
 }
+
+// Note: `cds_needs_fresh_verify` drops the verification of the CHV named by the key's PSO CDS
+// rule after each signature; a persona that sets it should also declare the key's PKCS#15
+// userConsent so that clients can know (the `cps3-signer` persona does).
 
 impl Default for Quirks {
     fn default() -> Self {

@@ -176,6 +176,7 @@ impl CardState {
         basic.open = true;
         basic.app = match profile.generation {
             Generation::Cps3 | Generation::Cps3Cl => App::Card,
+            Generation::Cps2ter => App::Cps2ter,
             // [assume] the CPS2ter applet is the default selection of the basic channel.
             Generation::Cps4 => App::Cps2ter,
         };

@@ -25,6 +25,9 @@ pub enum TransportError {
     Sharing,
     #[error("transport error: {0}")]
     Io(String),
+    /// The reader cannot do what was asked (e.g. PIN entry on a reader without a keypad).
+    #[error("not supported by the reader")]
+    Unsupported,
 }
 
 /// Whether the card was reset since our last transaction (its security state is gone).
@@ -43,6 +46,56 @@ pub enum Protocol {
     T1,
 }
 
+/// Reader capabilities beyond the byte pipe (PC/SC part 10 features).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReaderFeatures {
+    /// FEATURE_VERIFY_PIN_DIRECT: the reader reads a PIN on its keypad and sends the VERIFY.
+    pub verify_pin_direct: bool,
+    /// FEATURE_MODIFY_PIN_DIRECT: the same for a PIN change (old and/or new PIN typed).
+    pub modify_pin_direct: bool,
+}
+
+impl ReaderFeatures {
+    /// A PIN pad: PINs are typed on the reader and never pass through the host.
+    pub fn pin_pad(&self) -> bool {
+        self.verify_pin_direct
+    }
+}
+
+/// What the reader's keypad is asked to collect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinPadOp {
+    /// One PIN, written at `offset` in the command data (FEATURE_VERIFY_PIN_DIRECT).
+    Verify { offset: u8 },
+    /// Old PIN (if asked) and new PIN, each at its offset in the command data; the reader asks
+    /// for the new PIN twice and compares (FEATURE_MODIFY_PIN_DIRECT).
+    Modify {
+        old_offset: Option<u8>,
+        new_offset: u8,
+    },
+}
+
+/// A command to complete with PINs typed on the reader's keypad (PC/SC part 10
+/// PIN_VERIFY_STRUCTURE / PIN_MODIFY_STRUCTURE). Each PIN is written as ASCII digits,
+/// left-justified, over a block of `block_len` bytes already filled with the pad byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinPadRequest {
+    pub op: PinPadOp,
+    /// The complete short C-APDU (`CLA INS P1 P2 Lc data`), PIN blocks holding pad bytes only.
+    pub apdu: Vec<u8>,
+    pub min_len: u8,
+    pub max_len: u8,
+    pub block_len: u8,
+}
+
+/// Status words a PIN pad answers instead of the card's (PC/SC part 10).
+pub mod pinpad_sw {
+    pub const TIMEOUT: u16 = 0x6400;
+    pub const CANCELLED: u16 = 0x6401;
+    pub const MISMATCH: u16 = 0x6402;
+    pub const TOO_SHORT_OR_LONG: u16 = 0x6403;
+}
+
 /// One connected card.
 pub trait Transport: Send {
     fn atr(&self) -> &[u8];
@@ -53,6 +106,16 @@ pub trait Transport: Send {
     /// Exclusive access; reports whether the card was reset since the last transaction.
     fn begin(&mut self) -> Result<ResetSeen, TransportError>;
     fn end(&mut self) -> Result<(), TransportError>;
+    /// What the reader can do besides transmitting (default: nothing).
+    fn features(&mut self) -> ReaderFeatures {
+        ReaderFeatures::default()
+    }
+    /// Lets the reader collect PINs on its keypad and send the completed command; returns
+    /// the raw R-APDU (the card's, or a PIN-pad status word of [`pinpad_sw`]). The PIN never
+    /// reaches the host.
+    fn pin_pad(&mut self, _request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        Err(TransportError::Unsupported)
+    }
 }
 
 /// A reader as listed.

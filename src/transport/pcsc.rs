@@ -29,7 +29,10 @@ use std::time::Duration;
 use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use zeroize::Zeroize;
 
-use super::{ReaderInfo, Readers, ResetSeen, Transport, TransportError};
+use super::{
+    PinPadOp, PinPadRequest, ReaderFeatures, ReaderInfo, Readers, ResetSeen, Transport,
+    TransportError,
+};
 
 /// Maps a PC/SC error to ours; the PC/SC text and code are kept for logs in `Io`.
 pub fn map_error(e: pcsc::Error) -> TransportError {
@@ -161,6 +164,88 @@ pub struct PcscTransport {
     /// A reset (or an unobserved gap) to report at the next `begin()`.
     reset_pending: bool,
     rx: Vec<u8>,
+    /// PC/SC part 10 control codes, asked once (`None` = not asked yet).
+    features: Option<Part10>,
+}
+
+/// Control codes of the PC/SC part 10 features the reader offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Part10 {
+    pub verify_pin_direct: Option<u32>,
+    pub modify_pin_direct: Option<u32>,
+}
+
+/// `CM_IOCTL_GET_FEATURE_REQUEST` (PC/SC part 10 §2.2).
+const IOCTL_GET_FEATURE_REQUEST: u32 = 3400;
+const FEATURE_VERIFY_PIN_DIRECT: u8 = 0x06;
+const FEATURE_MODIFY_PIN_DIRECT: u8 = 0x07;
+/// Reader waits this long for the PIN (seconds; 0 would mean the reader's default).
+const PIN_TIMEOUT_S: u8 = 30;
+/// wLangId of the reader's prompts: French.
+const LANG_FR: u16 = 0x040C;
+
+/// Parses the answer to `CM_IOCTL_GET_FEATURE_REQUEST`: TLVs of tag (1), length (1, = 4),
+/// control code (4, big-endian). Malformed trailing bytes are ignored.
+pub fn parse_features(tlv: &[u8]) -> Part10 {
+    let mut out = Part10::default();
+    let mut rest = tlv;
+    while let [tag, len, tail @ ..] = rest {
+        let len = usize::from(*len);
+        if tail.len() < len {
+            break;
+        }
+        if len == 4 {
+            let code = u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]);
+            match *tag {
+                FEATURE_VERIFY_PIN_DIRECT => out.verify_pin_direct = Some(code),
+                FEATURE_MODIFY_PIN_DIRECT => out.modify_pin_direct = Some(code),
+                _ => {}
+            }
+        }
+        rest = &tail[len..];
+    }
+    out
+}
+
+/// bmFormatString: byte units, PIN at `position` bytes into the data, left-justified, ASCII.
+fn format_string(position: u8) -> u8 {
+    0x80 | ((position & 0x0F) << 3) | 0x02
+}
+
+/// PIN_VERIFY_STRUCTURE / PIN_MODIFY_STRUCTURE (PC/SC part 10 §2.5.2 / §2.5.3), little-endian
+/// multi-byte fields.
+pub fn pin_structure(req: &PinPadRequest) -> Vec<u8> {
+    let block = req.block_len.min(0x0F);
+    let mut v = Vec::with_capacity(32 + req.apdu.len());
+    v.extend_from_slice(&[PIN_TIMEOUT_S, PIN_TIMEOUT_S]);
+    match req.op {
+        PinPadOp::Verify { offset } => {
+            v.extend_from_slice(&[format_string(offset), block, 0x00]);
+            v.extend_from_slice(&[req.max_len, req.min_len]);
+            // Validation key; one message; prompt language; message index 0.
+            v.extend_from_slice(&[0x02, 0x01]);
+            v.extend_from_slice(&LANG_FR.to_le_bytes());
+            v.push(0x00);
+        }
+        PinPadOp::Modify {
+            old_offset,
+            new_offset,
+        } => {
+            v.extend_from_slice(&[format_string(0), block, 0x00]);
+            v.extend_from_slice(&[old_offset.unwrap_or(0), new_offset]);
+            v.extend_from_slice(&[req.max_len, req.min_len]);
+            // bConfirmPIN: confirm the new PIN; ask the current one when it is in the command.
+            let confirm = 0x01 | if old_offset.is_some() { 0x02 } else { 0x00 };
+            let messages = if old_offset.is_some() { 3 } else { 2 };
+            v.extend_from_slice(&[confirm, 0x02, messages]);
+            v.extend_from_slice(&LANG_FR.to_le_bytes());
+            v.extend_from_slice(&[0x00, 0x01, 0x02]);
+        }
+    }
+    v.extend_from_slice(&[0, 0, 0]);
+    v.extend_from_slice(&(req.apdu.len() as u32).to_le_bytes());
+    v.extend_from_slice(&req.apdu);
+    v
 }
 
 impl PcscTransport {
@@ -176,7 +261,34 @@ impl PcscTransport {
             in_transaction: false,
             reset_pending: false,
             rx: Vec::new(),
+            features: None,
         })
+    }
+
+    /// The reader's part 10 features (asked once per connection).
+    fn part10(&mut self) -> Part10 {
+        if let Some(f) = self.features {
+            return f;
+        }
+        let mut buf = [0u8; 256];
+        let f = match self.card() {
+            Ok(card) => {
+                match card.control(
+                    pcsc::ctl_code(IOCTL_GET_FEATURE_REQUEST as _),
+                    &[],
+                    &mut buf,
+                ) {
+                    Ok(tlv) => parse_features(tlv),
+                    Err(e) => {
+                        log::debug!("reader features not available: {e}");
+                        Part10::default()
+                    }
+                }
+            }
+            Err(_) => return Part10::default(),
+        };
+        self.features = Some(f);
+        f
     }
 
     /// The negotiated protocol is T=0 (else T=1). The APDU channel needs it: under T=0 a
@@ -232,6 +344,18 @@ fn connect_card(ctx: &Context, reader: &CString) -> Result<(Card, Vec<u8>, bool)
 impl Transport for PcscTransport {
     fn atr(&self) -> &[u8] {
         &self.atr
+    }
+
+    fn features(&mut self) -> ReaderFeatures {
+        let f = self.part10();
+        ReaderFeatures {
+            verify_pin_direct: f.verify_pin_direct.is_some(),
+            modify_pin_direct: f.modify_pin_direct.is_some(),
+        }
+    }
+
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        self.pin_pad_control(request)
     }
 
     fn protocol(&self) -> super::Protocol {
@@ -324,6 +448,29 @@ impl Transport for PcscTransport {
     }
 }
 
+impl PcscTransport {
+    fn pin_pad_control(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        let f = self.part10();
+        let code = match request.op {
+            PinPadOp::Verify { .. } => f.verify_pin_direct,
+            PinPadOp::Modify { .. } => f.modify_pin_direct,
+        }
+        .ok_or(TransportError::Unsupported)?;
+        let structure = pin_structure(request);
+        let mut buf = [0u8; 258];
+        let card = self.card()?;
+        // The control code comes from the reader as is (already a full IOCTL code).
+        match card.control(code as _, &structure, &mut buf) {
+            Ok(r) => Ok(r.to_vec()),
+            Err(pcsc::Error::ResetCard) => {
+                self.recover_from_reset();
+                Err(TransportError::Reset)
+            }
+            Err(e) => Err(map_error(e)),
+        }
+    }
+}
+
 impl Drop for PcscTransport {
     fn drop(&mut self) {
         // `pcsc::Card`'s own Drop resets the card; leave it as it is for other applications.
@@ -338,6 +485,55 @@ impl Drop for PcscTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn part10_features_and_structures() {
+        // A reader with VERIFY (06) and MODIFY (07) direct, plus an unrelated feature (12).
+        let tlv = [
+            0x06, 4, 0x42, 0x33, 0x00, 0x06, 0x07, 4, 0x42, 0x33, 0x00, 0x07, 0x12, 4, 0x42, 0x33,
+            0x00, 0x12, 0xFF,
+        ];
+        let f = parse_features(&tlv);
+        assert_eq!(f.verify_pin_direct, Some(0x4233_0006));
+        assert_eq!(f.modify_pin_direct, Some(0x4233_0007));
+        assert_eq!(parse_features(&[]), Part10::default());
+        assert_eq!(parse_features(&[0x06, 4, 1]), Part10::default());
+
+        let mut apdu = vec![0x00, 0x20, 0x00, 0x01, 0x08];
+        apdu.extend_from_slice(&[0xFF; 8]);
+        let verify = PinPadRequest {
+            op: PinPadOp::Verify { offset: 0 },
+            apdu: apdu.clone(),
+            min_len: 4,
+            max_len: 4,
+            block_len: 8,
+        };
+        let s = pin_structure(&verify);
+        assert_eq!(
+            &s[..19],
+            &[30, 30, 0x82, 0x08, 0x00, 4, 4, 0x02, 0x01, 0x0C, 0x04, 0, 0, 0, 0, 13, 0, 0, 0]
+        );
+        assert_eq!(&s[19..], &apdu[..]);
+
+        let modify = PinPadRequest {
+            op: PinPadOp::Modify {
+                old_offset: Some(0),
+                new_offset: 8,
+            },
+            apdu: vec![0x00, 0x24, 0x00, 0x01, 0x10],
+            min_len: 4,
+            max_len: 4,
+            block_len: 8,
+        };
+        let s = pin_structure(&modify);
+        assert_eq!(
+            &s[..24],
+            &[
+                30, 30, 0x82, 0x08, 0x00, 0, 8, 4, 4, 0x03, 0x02, 3, 0x0C, 0x04, 0, 1, 2, 0, 0, 0,
+                5, 0, 0, 0
+            ]
+        );
+    }
 
     #[test]
     fn error_mapping() {

@@ -1,50 +1,156 @@
 //! Virtual readers backed by the card simulator (feature `sim`): one reader per simulated
 //! card. The test (or `CPX_SIM_CARDS`) keeps a handle on each card to pull it, reset it or
 //! inject faults.
+//!
+//! A virtual reader may be a PIN pad (`pinpad:<persona>` in `CPX_SIM_CARDS`): it reports
+//! FEATURE_VERIFY_PIN_DIRECT and FEATURE_MODIFY_PIN_DIRECT, and its "keypad" is a queue of
+//! entries the test fills in advance ([`Keypad`], or `CPX_SIM_PINPAD` for the library): each
+//! PIN the reader asks for takes the next entry. The reader writes the typed digits into the
+//! command itself and sends it to the card, as a real PIN pad does.
 
-use super::{Protocol, ReaderInfo, Readers, ResetSeen, Transport, TransportError};
+use super::{
+    pinpad_sw, PinPadOp, PinPadRequest, Protocol, ReaderFeatures, ReaderInfo, Readers, ResetSeen,
+    Transport, TransportError,
+};
 use crate::sim::profile;
 use crate::sim::{SimCard, SimFault};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use zeroize::Zeroizing;
 
 /// A simulated card shared between its reader and whoever controls it.
 pub type SharedCard = Arc<Mutex<SimCard>>;
 
+/// What the person at the PIN pad does when asked for a PIN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyEntry {
+    /// Types these digits and presses OK.
+    Pin(Zeroizing<String>),
+    /// Presses Cancel.
+    Cancel,
+    /// Walks away (the reader times out).
+    Timeout,
+}
+
+impl KeyEntry {
+    /// `cancel`, `timeout`, or the digits to type.
+    pub fn parse(s: &str) -> KeyEntry {
+        match s.trim() {
+            "cancel" => KeyEntry::Cancel,
+            "timeout" => KeyEntry::Timeout,
+            digits => KeyEntry::Pin(Zeroizing::new(digits.to_string())),
+        }
+    }
+}
+
+/// The keypad of the virtual PIN-pad readers: entries the test queued, taken in order.
+#[derive(Clone, Debug, Default)]
+pub struct Keypad(Arc<Mutex<VecDeque<KeyEntry>>>);
+
+impl Keypad {
+    /// Queues what will be typed at the next PIN request.
+    pub fn push(&self, entry: KeyEntry) {
+        if let Ok(mut q) = self.0.lock() {
+            q.push_back(entry);
+        }
+    }
+
+    /// Queues a PIN.
+    pub fn type_pin(&self, digits: &str) {
+        self.push(KeyEntry::Pin(Zeroizing::new(digits.to_string())));
+    }
+
+    /// Entries not consumed yet.
+    pub fn pending(&self) -> usize {
+        self.0.lock().map_or(0, |q| q.len())
+    }
+
+    /// The next entry; an empty queue behaves as nobody typing (timeout).
+    fn next(&self) -> KeyEntry {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut q| q.pop_front())
+            .unwrap_or(KeyEntry::Timeout)
+    }
+}
+
+struct VirtualReader {
+    name: String,
+    card: SharedCard,
+    pin_pad: bool,
+}
+
 pub struct SimReaders {
-    readers: Vec<(String, SharedCard)>,
+    readers: Vec<VirtualReader>,
+    keypad: Keypad,
 }
 
 impl SimReaders {
     pub fn new() -> Self {
         SimReaders {
             readers: Vec::new(),
+            keypad: Keypad::default(),
         }
     }
 
-    /// Adds a reader holding `card`; returns the control handle.
-    pub fn add(&mut self, card: SimCard) -> SharedCard {
+    fn push(&mut self, card: SimCard, pin_pad: bool) -> SharedCard {
         let name = format!(
-            "CPX Virtual Reader {} ({})",
+            "CPX Virtual {}Reader {} ({})",
+            if pin_pad { "PIN Pad " } else { "" },
             self.readers.len(),
             card.profile().persona
         );
         let shared = Arc::new(Mutex::new(card));
-        self.readers.push((name, shared.clone()));
+        self.readers.push(VirtualReader {
+            name,
+            card: shared.clone(),
+            pin_pad,
+        });
         shared
     }
 
+    /// Adds a reader holding `card`; returns the control handle.
+    pub fn add(&mut self, card: SimCard) -> SharedCard {
+        self.push(card, false)
+    }
+
+    /// Adds a PIN-pad reader holding `card` (its keypad is [`SimReaders::keypad`]).
+    pub fn add_pin_pad(&mut self, card: SimCard) -> SharedCard {
+        self.push(card, true)
+    }
+
     /// Builds readers from a `CPX_SIM_CARDS` value: personas or persona directories,
-    /// comma-separated, one reader each.
+    /// comma-separated, one reader each; `pinpad:<persona>` makes that reader a PIN pad.
     pub fn from_spec(spec: &str) -> Result<Self, String> {
         let mut r = SimReaders::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            r.add(SimCard::load(item)?);
+            match item.strip_prefix("pinpad:") {
+                Some(persona) => r.add_pin_pad(SimCard::load(persona.trim())?),
+                None => r.add(SimCard::load(item)?),
+            };
         }
         Ok(r)
     }
 
+    /// Queues keypad entries from a `CPX_SIM_PINPAD` value (comma-separated PINs, `cancel`,
+    /// `timeout`).
+    pub fn queue_keys(&self, spec: &str) {
+        for item in spec.split(',').filter(|s| !s.trim().is_empty()) {
+            self.keypad.push(KeyEntry::parse(item));
+        }
+    }
+
+    /// The keypad shared by the PIN-pad readers.
+    pub fn keypad(&self) -> Keypad {
+        self.keypad.clone()
+    }
+
     pub fn cards(&self) -> Vec<(String, SharedCard)> {
-        self.readers.clone()
+        self.readers
+            .iter()
+            .map(|r| (r.name.clone(), r.card.clone()))
+            .collect()
     }
 }
 
@@ -59,7 +165,7 @@ impl Readers for SimReaders {
         Ok(self
             .readers
             .iter()
-            .map(|(name, card)| {
+            .map(|VirtualReader { name, card, .. }| {
                 let (present, atr) = card
                     .lock()
                     .map(|c| {
@@ -79,11 +185,12 @@ impl Readers for SimReaders {
     }
 
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError> {
-        let (_, card) = self
+        let r = self
             .readers
             .iter()
-            .find(|(n, _)| n == reader)
+            .find(|r| r.name == reader)
             .ok_or(TransportError::NoReader)?;
+        let card = &r.card;
         let (atr, protocol) = {
             let mut c = card
                 .lock()
@@ -104,6 +211,7 @@ impl Readers for SimReaders {
             card: card.clone(),
             atr,
             protocol,
+            keypad: r.pin_pad.then(|| self.keypad.clone()),
         }))
     }
 }
@@ -113,6 +221,64 @@ pub struct SimTransport {
     card: SharedCard,
     atr: Vec<u8>,
     protocol: Protocol,
+    /// The keypad, on a PIN-pad reader.
+    keypad: Option<Keypad>,
+}
+
+/// One PIN typed on the keypad, checked against the request's bounds and written over the
+/// PIN block at `offset` of the command data. `Err` is the reader's status word.
+fn type_into(
+    keypad: &Keypad,
+    apdu: &mut [u8],
+    offset: u8,
+    request: &PinPadRequest,
+) -> Result<(), u16> {
+    let digits = match keypad.next() {
+        KeyEntry::Pin(d) => d,
+        KeyEntry::Cancel => return Err(pinpad_sw::CANCELLED),
+        KeyEntry::Timeout => return Err(pinpad_sw::TIMEOUT),
+    };
+    let n = digits.len();
+    if n < usize::from(request.min_len) || n > usize::from(request.max_len) {
+        return Err(pinpad_sw::TOO_SHORT_OR_LONG);
+    }
+    let start = 5 + usize::from(offset);
+    let block = apdu
+        .get_mut(start..start + usize::from(request.block_len).max(n))
+        .ok_or(0x6B80u16)?;
+    block[..n].copy_from_slice(digits.as_bytes());
+    Ok(())
+}
+
+impl SimTransport {
+    /// What the PIN-pad reader does: collect the PINs, build the command, send it.
+    fn run_pin_pad(&mut self, keypad: &Keypad, request: &PinPadRequest) -> Result<Vec<u8>, u16> {
+        let mut apdu = Zeroizing::new(request.apdu.clone());
+        if apdu.len() < 5 {
+            return Err(0x6B80);
+        }
+        match request.op {
+            PinPadOp::Verify { offset } => type_into(keypad, &mut apdu, offset, request)?,
+            PinPadOp::Modify {
+                old_offset,
+                new_offset,
+            } => {
+                if let Some(o) = old_offset {
+                    type_into(keypad, &mut apdu, o, request)?;
+                }
+                type_into(keypad, &mut apdu, new_offset, request)?;
+                // The reader asks for the new PIN a second time and compares.
+                let mut again = Zeroizing::new(request.apdu.clone());
+                type_into(keypad, &mut again, new_offset, request)?;
+                let r =
+                    5 + usize::from(new_offset)..5 + usize::from(new_offset + request.block_len);
+                if apdu.get(r.clone()) != again.get(r) {
+                    return Err(pinpad_sw::MISMATCH);
+                }
+            }
+        }
+        Ok(apdu.to_vec())
+    }
 }
 
 impl Transport for SimTransport {
@@ -154,5 +320,23 @@ impl Transport for SimTransport {
 
     fn end(&mut self) -> Result<(), TransportError> {
         Ok(())
+    }
+
+    fn features(&mut self) -> ReaderFeatures {
+        let pad = self.keypad.is_some();
+        ReaderFeatures {
+            verify_pin_direct: pad,
+            modify_pin_direct: pad,
+        }
+    }
+
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        let Some(keypad) = self.keypad.clone() else {
+            return Err(TransportError::Unsupported);
+        };
+        match self.run_pin_pad(&keypad, request) {
+            Ok(apdu) => self.transmit(&Zeroizing::new(apdu)),
+            Err(sw) => Ok(sw.to_be_bytes().to_vec()),
+        }
     }
 }

@@ -81,3 +81,30 @@ pub fn attr(s: &Session, o: ObjectHandle, t: AttributeType) -> Vec<u8> {
         other => panic!("{t:?}: {other:?}"),
     }
 }
+
+// ---- PIN flows (issue #4) ----------------------------------------------------------------
+
+/// The CK_RV of a failed call (None on success); other errors fail the test.
+pub fn ck_rv<T>(r: cryptoki::error::Result<T>) -> Option<cryptoki::error::RvError> {
+    match r {
+        Ok(_) => None,
+        Err(cryptoki::error::Error::Pkcs11(rv, _)) => Some(rv),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A PIN for the cryptoki calls.
+pub fn auth_pin(p: &str) -> cryptoki::types::AuthPin {
+    cryptoki::types::AuthPin::new(p.into())
+}
+
+/// The counter flags of the token: (COUNT_LOW, FINAL_TRY, LOCKED). Every PIN operation makes
+/// the module read the card's counters again at the next C_GetTokenInfo.
+pub fn pin_flags(p11: &Pkcs11, slot: cryptoki::slot::Slot) -> (bool, bool, bool) {
+    let t = p11.get_token_info(slot).expect("C_GetTokenInfo");
+    (
+        t.user_pin_count_low(),
+        t.user_pin_final_try(),
+        t.user_pin_locked(),
+    )
+}

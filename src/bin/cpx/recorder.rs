@@ -1,0 +1,163 @@
+//! `cpx trace`: a transport wrapper that keeps every exchange with the card, PIN data
+//! masked, so that the tool can show the APDUs the card layer sent.
+//!
+//! The card layer keeps its own masked trace inside each `Channel`, but does not hand it
+//! out; recording one level lower sees exactly the same bytes. The tool never sends a PIN
+//! (no VERIFY with data, no PIN change), but the masking is applied anyway, with the same
+//! rule as the channel: every data byte of VERIFY, CHANGE REFERENCE DATA and RESET RETRY
+//! COUNTER is replaced by `*` (0x2A).
+
+use std::sync::{Arc, Mutex};
+
+use cpx_pkcs11::apdu::channel::MASK_BYTE;
+use cpx_pkcs11::apdu::command::{INS_CHANGE_REFERENCE_DATA, INS_RESET_RETRY_COUNTER, INS_VERIFY};
+use cpx_pkcs11::transport::{
+    PinPadRequest, Protocol, ReaderFeatures, ResetSeen, Transport, TransportError,
+};
+
+/// One thing that happened on the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Start of a card transaction; `reset` if the card was reset by someone else.
+    Begin {
+        reset: bool,
+    },
+    End,
+    /// One C-APDU (masked if `redacted`) and its raw R-APDU, or the transport error.
+    Exchange {
+        command: Vec<u8>,
+        redacted: bool,
+        response: Result<Vec<u8>, TransportError>,
+    },
+    /// A command completed on the reader's PIN pad: only its header is kept.
+    PinPad {
+        header: Vec<u8>,
+        response: Result<Vec<u8>, TransportError>,
+    },
+}
+
+/// The events, shared between the recorder (owned by the card) and the tool.
+#[derive(Debug, Clone, Default)]
+pub struct Recording(Arc<Mutex<Vec<Event>>>);
+
+impl Recording {
+    fn push(&self, e: Event) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(e);
+        }
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+/// A transport that records what passes through it.
+pub struct Recorder {
+    inner: Box<dyn Transport>,
+    recording: Recording,
+}
+
+impl Recorder {
+    pub fn new(inner: Box<dyn Transport>, recording: Recording) -> Recorder {
+        Recorder { inner, recording }
+    }
+}
+
+/// True for the commands whose data is a PIN or PUK.
+fn carries_pin(c_apdu: &[u8]) -> bool {
+    matches!(
+        c_apdu.get(1),
+        Some(&(INS_VERIFY | INS_CHANGE_REFERENCE_DATA | INS_RESET_RETRY_COUNTER))
+    )
+}
+
+/// The C-APDU as it may be shown: for PIN commands everything after the header and Lc is
+/// masked (the data; a trailing Le too, harmlessly). Returns whether bytes were masked.
+pub fn mask(c_apdu: &[u8]) -> (Vec<u8>, bool) {
+    let mut shown = c_apdu.to_vec();
+    if carries_pin(c_apdu) && shown.len() > 5 {
+        shown[5..].fill(MASK_BYTE);
+        return (shown, true);
+    }
+    (shown, false)
+}
+
+impl Transport for Recorder {
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.inner.protocol()
+    }
+
+    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let result = self.inner.transmit(c_apdu);
+        let (command, redacted) = mask(c_apdu);
+        self.recording.push(Event::Exchange {
+            command,
+            redacted,
+            response: result.clone(),
+        });
+        result
+    }
+
+    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
+        let r = self.inner.begin();
+        if let Ok(seen) = &r {
+            self.recording.push(Event::Begin {
+                reset: *seen == ResetSeen::Yes,
+            });
+        }
+        r
+    }
+
+    fn end(&mut self) -> Result<(), TransportError> {
+        self.recording.push(Event::End);
+        self.inner.end()
+    }
+
+    fn features(&mut self) -> ReaderFeatures {
+        self.inner.features()
+    }
+
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        let result = self.inner.pin_pad(request);
+        self.recording.push(Event::PinPad {
+            header: request.apdu.iter().take(4).copied().collect(),
+            response: result.clone(),
+        });
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_commands_are_masked() {
+        let verify = [0x00, 0x20, 0x00, 0x01, 0x04, 0x31, 0x32, 0x33, 0x34];
+        let (shown, redacted) = mask(&verify);
+        assert!(redacted);
+        assert_eq!(&shown[..5], &verify[..5]);
+        assert!(shown[5..].iter().all(|b| *b == MASK_BYTE));
+        for ins in [0x24, 0x2C] {
+            let (shown, redacted) = mask(&[0x00, ins, 0x00, 0x01, 0x02, 0x31, 0x32]);
+            assert!(redacted);
+            assert_eq!(shown[5..], [MASK_BYTE, MASK_BYTE]);
+        }
+        // The CPS2ter volet's VERIFY (CLA A0) too.
+        assert!(mask(&[0xA0, 0x20, 0x00, 0x01, 0x01, 0x39]).1);
+    }
+
+    #[test]
+    fn other_commands_are_kept() {
+        // VERIFY without data (the PIN-status probe) has nothing to hide.
+        let probe = [0x00, 0x20, 0x00, 0x01];
+        assert_eq!(mask(&probe), (probe.to_vec(), false));
+        let select = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
+        assert_eq!(mask(&select), (select.to_vec(), false));
+    }
+}

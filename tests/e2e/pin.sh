@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# End-to-end: the PIN lifecycle and the data objects through OUR module (release build, no
+# simulator inside, PC/SC transport) with real pcscd + vsmartcard vpcd + cpx-vcard, driven by
+# OpenSC's pkcs11-tool (issue #4; cryptolib-compat.md §6.3, §9):
+#
+#   * --change-pin (C_SetPIN): the new PIN works, the old one no longer does;
+#   * a wrong PIN costs exactly one try (one VERIFY on the card per attempt, never resent),
+#     the token flags follow the card's counters (COUNT_LOW, FINAL_TRY, LOCKED), and a
+#     blocked PIN stays blocked even for the right PIN;
+#   * the unblock exactly as the Cryptolib does it, C_Login(CKU_SO, PUK) + C_InitPIN(new PIN):
+#     `--login --login-type so --so-pin … --init-pin --new-pin …`; the counter is restored and
+#     the new PIN works. (`--unlock-pin --login-type so` is refused by pkcs11-tool 0.23 itself,
+#     before any module call: its --unlock-pin is OpenSC's own C_SetPIN(PUK, new) convention,
+#     which the Cryptolib does not have; that refusal is checked too);
+#   * --read-object --type data --label CPS_NAME_PS: the raw value as the card stores it;
+#     CPS_ACTIVITY_01_PS only after login;
+#   * no PIN in the module's debug log.
+#
+#   tests/e2e/pin.sh
+#
+# Environment:
+#   CPX_MODULE   the module (default: target/release/libcpx_pkcs11.so, built here with
+#                `cargo build --release` — no `sim` feature — when CPX_MODULE is unset)
+#   CPX_VCARD    cpx-vcard binary (default: target/debug/cpx-vcard, built here with
+#                `cargo build --features sim --bin cpx-vcard` when CPX_VCARD is unset)
+#   CPX_RUN_DIR  scratch directory (default: a new /tmp/cpx-pin.XXXXXX, removed after a clean
+#                run, kept when a check failed)
+#   CPX_KEEP=1   keep the scratch directory, and leave pcscd and the card running
+#   CPX_PCSCD_WAIT  seconds to wait for another suite's pcscd to go away (default 120)
+#
+# Needs root (pcscd), and pcscd, vsmartcard-vpcd, opensc (pkcs11-tool, opensc-tool) and
+# openssl installed: a missing tool is a failure, never a skip. Prints PASS/FAIL per check and
+# ends with "N passed, M failed"; exits non-zero on any failure. One pcscd per machine: waits
+# until no pcscd runs before starting its own; stops only the processes it started, by PID.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+unset CPX_SIM_CARDS CPX_SIM_PINPAD
+own_run_dir=0
+if [[ -z ${CPX_RUN_DIR:-} ]]; then
+    CPX_RUN_DIR=$(mktemp -d /tmp/cpx-pin.XXXXXX)
+    own_run_dir=1
+fi
+export CPX_RUN_DIR
+PERSONA=cps3-doctor
+PIN=1234
+NEW_PIN=5678
+UNBLOCKED_PIN=2468
+WRONG_PIN=9999
+PUK=12345678
+T=60 # seconds allowed for any one client command
+# shellcheck source-path=SCRIPTDIR source=../../scripts/pcsc-lib.sh
+source "$ROOT/scripts/pcsc-lib.sh"
+W=$CPX_RUN_DIR/e2e
+mkdir -p "$W"
+export CPX_PKCS11_LOG=$W/module.log CPX_PKCS11_LOG_LEVEL=debug
+: >"$CPX_PKCS11_LOG"
+START=$(date +%s%N)
+
+passed=0
+failed=0
+done_=0
+pass() {
+    echo "PASS: $*"
+    passed=$((passed + 1))
+}
+fail() {
+    echo "FAIL: $*"
+    failed=$((failed + 1))
+}
+summary() {
+    done_=1
+    echo "elapsed: $((($(date +%s%N) - START) / 1000000)) ms; scratch: $CPX_RUN_DIR"
+    echo "$passed passed, $failed failed"
+    ((failed == 0))
+}
+cleanup() {
+    local rc=$?
+    if [[ ${CPX_KEEP:-0} == 1 ]]; then
+        echo "CPX_KEEP=1: pcscd and cpx-vcard left running; stop them with CPX_RUN_DIR=$CPX_RUN_DIR scripts/pcsc-down.sh"
+    else
+        vcard_stop || true
+        pcscd_stop || true
+    fi
+    if ((!done_)); then
+        fail "the script stopped early (exit $rc)"
+        summary || true
+        rc=1
+    fi
+    if ((own_run_dir && failed == 0 && rc == 0)) && [[ ${CPX_KEEP:-0} != 1 ]]; then
+        rm -rf "$CPX_RUN_DIR"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+fatal() {
+    fail "$*"
+    summary || true
+    exit 1
+}
+
+# run OUTFILE CMD...: CMD (time-limited) with its output in OUTFILE; returns its status.
+mlog_mark=0
+run() {
+    local out=$1
+    shift
+    mlog_mark=$(wc -l <"$CPX_PKCS11_LOG")
+    timeout "$T" "$@" >"$out" 2>&1
+}
+# show OUTFILE [N]: the end of a command's output and the module's warnings meanwhile.
+show() {
+    [[ -f $1 ]] && sed -e 's/^/    | /' "$1" | tail -n "${2:-15}"
+    tail -n +"$((mlog_mark + 1))" "$CPX_PKCS11_LOG" | grep -E ' (WARN|ERROR) ' |
+        sed -e 's/^/    module| /' | tail -n 10 || true
+}
+
+# --- tools, builds ------------------------------------------------------------------------
+missing=()
+for t in pcscd opensc-tool pkcs11-tool openssl timeout cmp; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+done
+[[ -e $VPCD_DRIVER ]] || missing+=("$VPCD_DRIVER (package vsmartcard-vpcd)")
+((${#missing[@]} == 0)) || fatal "missing tools: ${missing[*]} (scripts/deps.sh installs them)"
+if [[ -z ${CPX_MODULE:-} ]]; then
+    CPX_MODULE=$ROOT/target/release/libcpx_pkcs11.so
+    cargo build --quiet --release || fatal "cargo build --release failed"
+fi
+if [[ -z ${CPX_VCARD:-} ]]; then
+    CPX_VCARD=$ROOT/target/debug/cpx-vcard
+    cargo build --quiet --features sim --bin cpx-vcard || fatal "cargo build of cpx-vcard failed"
+fi
+export CPX_VCARD
+M=$(realpath "$CPX_MODULE" 2>/dev/null) || fatal "module $CPX_MODULE missing"
+[[ -f $M && -x $CPX_VCARD ]] || fatal "module $M or cpx-vcard $CPX_VCARD missing"
+if grep -a -q CPX_SIM_CARDS "$M"; then
+    fatal "the module is a sim build (it mentions CPX_SIM_CARDS): build it with cargo build --release"
+fi
+pass "tools present (module $M, card $CPX_VCARD)"
+
+p11=(pkcs11-tool --module "$M")
+
+# The user PIN counter flags of C_GetTokenInfo as pkcs11-tool -T prints them (count low, final
+# try, locked, to be changed), comma-separated ("PIN initialized" left out).
+pin_flags() {
+    timeout "$T" "${p11[@]}" -T 2>/dev/null | sed -nE 's/^ *token flags *: *//p' | tr ',' '\n' |
+        sed -nE 's/^ *(.*PIN.*)$/\1/p' | { grep -v 'PIN initialized' || true; } | paste -sd, -
+}
+# expect_flags WHAT PATTERN: the PIN flags match the extended regexp PATTERN ("" = none).
+expect_flags() {
+    local what=$1 want=$2 got
+    got=$(pin_flags)
+    if [[ -z $want && -z $got ]] || { [[ -n $want ]] && grep -qE -- "$want" <<<"$got"; }; then
+        pass "$what: token PIN flags [${got:-none}]"
+    else
+        fail "$what: token PIN flags [${got:-none}], expected ${want:-none}"
+    fi
+}
+# The status words answering each command INS (hex) with data since trace line MARK.
+answers() {
+    local ins=$1 mark=$2
+    tail -n +"$((mark + 1))" "$CPX_RUN_DIR/vcard.trace" 2>/dev/null |
+        awk -v ins="$ins" '$2 == ">" && $4 == ins && NF > 7 { want = 1; next }
+             want && $2 == "<" { print $(NF - 1), $NF; want = 0 }' | paste -sd, -
+}
+# login_o OUT PIN: pkcs11-tool --login --pin PIN -O (lists the private keys on success).
+login_o() { run "$1" "${p11[@]}" --login --pin "$2" -O; }
+
+# --- pcscd and the card -------------------------------------------------------------------
+pcsc_wait_free "${CPX_PCSCD_WAIT:-120}" || fatal "another pcscd is still running: one pcscd per machine"
+pcscd_start || fatal "pcscd did not start (log: $CPX_RUN_DIR/pcscd.log)"
+vcard_start "$PERSONA" || fatal "cpx-vcard --card $PERSONA did not show (log: $CPX_RUN_DIR/vcard.log)"
+pass "pcscd up, card $PERSONA in \"$CPX_READER\""
+if run "$W/L.out" "${p11[@]}" -L && grep -qF "token label        : CPS3v3-" "$W/L.out"; then
+    pass "pkcs11-tool -L: the CPS3 token through PC/SC"
+else
+    fail "pkcs11-tool -L does not list the CPS3 token"
+    show "$W/L.out"
+fi
+expect_flags "fresh card" ""
+
+# --- data objects -------------------------------------------------------------------------
+if run "$W/name.out" "${p11[@]}" --read-object --type data --label CPS_NAME_PS -o "$W/name.der" &&
+    cmp -s "$W/name.der" "fixtures/cards/$PERSONA/do-cps-name-ps.der"; then
+    pass "--read-object --type data --label CPS_NAME_PS: the raw value the card stores ($(wc -c <"$W/name.der") bytes)"
+else
+    fail "--read-object --type data --label CPS_NAME_PS differs from fixtures/cards/$PERSONA/do-cps-name-ps.der"
+    show "$W/name.out"
+fi
+if ! run "$W/act0.out" "${p11[@]}" --read-object --type data --label CPS_ACTIVITY_01_PS -o "$W/act0.der"; then
+    pass "CPS_ACTIVITY_01_PS is not readable before login"
+else
+    fail "CPS_ACTIVITY_01_PS was read without login"
+fi
+if run "$W/act.out" "${p11[@]}" --login --pin "$PIN" --read-object --type data \
+    --label CPS_ACTIVITY_01_PS -o "$W/act.der" &&
+    cmp -s "$W/act.der" "fixtures/cards/$PERSONA/do-cps-activity-01-ps.der"; then
+    pass "CPS_ACTIVITY_01_PS after login: the raw value the card stores"
+else
+    fail "CPS_ACTIVITY_01_PS after login differs or failed"
+    show "$W/act.out"
+fi
+
+# --- change the PIN -----------------------------------------------------------------------
+mark=$(vcard_trace_mark)
+if run "$W/change.out" "${p11[@]}" --change-pin --pin "$PIN" --new-pin "$NEW_PIN"; then
+    pass "--change-pin: C_SetPIN accepted (CHANGE REFERENCE DATA answered $(answers 24 "$mark"))"
+else
+    fail "--change-pin --pin $PIN --new-pin $NEW_PIN failed"
+    show "$W/change.out"
+fi
+if login_o "$W/new.out" "$NEW_PIN" && grep -qF "CPS_PRIV_SIG" "$W/new.out"; then
+    pass "the new PIN logs in"
+else
+    fail "the new PIN does not log in"
+    show "$W/new.out"
+fi
+mark=$(vcard_trace_mark)
+if ! login_o "$W/old.out" "$PIN"; then
+    got=$(answers 20 "$mark")
+    if [[ $got == "63 C2" ]]; then
+        pass "the old PIN is refused: one VERIFY, answered 63 C2 (exactly one try spent)"
+    else
+        fail "the old PIN: VERIFY answers [$got], expected exactly one 63 C2"
+    fi
+else
+    fail "the old PIN still logs in"
+fi
+expect_flags "after one wrong PIN" "count low"
+if login_o "$W/reset.out" "$NEW_PIN"; then
+    pass "the right PIN logs in again"
+else
+    fail "the right PIN does not log in"
+    show "$W/reset.out"
+fi
+expect_flags "a good PIN resets the counter" ""
+# pkcs11-tool logs in with the old PIN (--pin) before C_SetPIN: the wrong PIN is one VERIFY.
+mark=$(vcard_trace_mark)
+if ! run "$W/change-bad.out" "${p11[@]}" --change-pin --pin "$WRONG_PIN" --new-pin 1111; then
+    got="$(answers 20 "$mark")/$(answers 24 "$mark")"
+    if [[ $got == "63 C2/" ]]; then
+        pass "--change-pin with a wrong old PIN: one VERIFY answered 63 C2, no CHANGE REFERENCE DATA"
+    else
+        fail "--change-pin with a wrong old PIN: VERIFY/CHANGE answers [$got], expected [63 C2/]"
+    fi
+else
+    fail "--change-pin with a wrong old PIN succeeded"
+fi
+expect_flags "after a wrong old PIN" "count low"
+mark=$(vcard_trace_mark)
+if ! run "$W/change-short.out" "${p11[@]}" --change-pin --pin "$NEW_PIN" --new-pin 12 &&
+    [[ -z $(answers 24 "$mark") ]]; then
+    pass "--change-pin to a 2-digit PIN refused without reaching the card"
+else
+    fail "--change-pin to a 2-digit PIN reached the card or succeeded"
+    show "$W/change-short.out"
+fi
+
+# --- block, then unblock with the PUK -----------------------------------------------------
+login_o "$W/reset2.out" "$NEW_PIN" || true
+expect_flags "the right PIN resets the counter" ""
+mark=$(vcard_trace_mark)
+for i in 1 2 3; do
+    login_o "$W/wrong$i.out" "$WRONG_PIN" || true
+done
+got=$(answers 20 "$mark")
+if [[ $got == "63 C2,63 C1,63 C0" ]]; then
+    pass "three wrong PINs: one VERIFY each, answered [$got]"
+else
+    fail "three wrong PINs: VERIFY answers [$got], expected [63 C2,63 C1,63 C0]"
+fi
+expect_flags "three wrong PINs" "locked"
+mark=$(vcard_trace_mark)
+if ! login_o "$W/blocked.out" "$NEW_PIN" && grep -q 'CKR_PIN_LOCKED' "$W/blocked.out"; then
+    pass "the right PIN on a blocked card: CKR_PIN_LOCKED (VERIFY answers [$(answers 20 "$mark")])"
+else
+    fail "the right PIN on a blocked card is not CKR_PIN_LOCKED"
+    show "$W/blocked.out"
+fi
+expect_flags "blocked stays blocked" "locked"
+mlog_mark=$(wc -l <"$CPX_PKCS11_LOG")
+if ! timeout "$T" "${p11[@]}" --unlock-pin --login-type so --so-pin "$PUK" \
+    --new-pin "$UNBLOCKED_PIN" >"$W/unlock-so.out" 2>&1 &&
+    grep -q "Invalid login type for 'Unlock User PIN'" "$W/unlock-so.out" &&
+    ! tail -n +"$((mlog_mark + 1))" "$CPX_PKCS11_LOG" | grep -qE 'C_(Login|InitPIN|SetPIN)'; then
+    pass "--unlock-pin --login-type so: refused by pkcs11-tool 0.23 itself, no PIN call reached the module"
+else
+    fail "--unlock-pin --login-type so: expected pkcs11-tool's own refusal"
+    show "$W/unlock-so.out"
+fi
+mark=$(vcard_trace_mark)
+if run "$W/unlock.out" "${p11[@]}" --login --login-type so --so-pin "$PUK" --init-pin \
+    --new-pin "$UNBLOCKED_PIN"; then
+    pass "--login --login-type so --so-pin … --init-pin: C_Login(CKU_SO) + C_InitPIN (PUK VERIFY answered $(answers 20 "$mark"), RESET RETRY COUNTER $(answers 2C "$mark"))"
+else
+    fail "--login --login-type so --so-pin $PUK --init-pin --new-pin $UNBLOCKED_PIN failed"
+    show "$W/unlock.out"
+fi
+expect_flags "after the unblock" ""
+if login_o "$W/unblocked.out" "$UNBLOCKED_PIN" && grep -qF "CPS_PRIV_SIG" "$W/unblocked.out"; then
+    pass "the PIN set by the unblock logs in"
+else
+    fail "the PIN set by the unblock does not log in"
+    show "$W/unblocked.out"
+fi
+
+# --- no PIN in the logs -------------------------------------------------------------------
+hexpin() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n' | tr a-f A-F; }
+leaks=0
+for p in "$NEW_PIN" "$UNBLOCKED_PIN" "$PUK"; do
+    h=$(hexpin "$p")
+    if grep -qF -- "$p" "$CPX_PKCS11_LOG" || tr -d ' ' <"$CPX_PKCS11_LOG" | grep -qiF -- "$h" ||
+        tr -d ' ' <"$CPX_RUN_DIR/vcard.trace" | grep -qiF -- "$h"; then
+        leaks=$((leaks + 1))
+        echo "    PIN or PUK $p (or $h) found in a log"
+    fi
+done
+if ((leaks == 0)) && [[ -s $CPX_PKCS11_LOG ]]; then
+    pass "no PIN or PUK in the module's debug log ($(wc -l <"$CPX_PKCS11_LOG") lines) or the card trace"
+else
+    fail "PIN material in the logs"
+fi
+
+summary
