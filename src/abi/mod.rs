@@ -2,6 +2,7 @@
 //! `catch_unwind` (`style.md` §5). Each entry point is one `entry!` line: the body runs
 //! under [`guard`] and reaches the state through [`with_module`].
 
+use crate::p11::error::rv_name;
 use crate::p11::{Error, Module, Result};
 use cryptoki_sys::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -83,40 +84,4 @@ pub(crate) fn with_module<T>(f: impl FnOnce(&mut Module) -> Result<T>) -> Result
         Some(global) if global.pid == std::process::id() => f(&mut global.module),
         _ => Err(Error::NotInitialized),
     }
-}
-
-/// Names of the return codes we produce, for logs.
-fn rv_name(rv: CK_RV) -> String {
-    let name = match rv {
-        CKR_OK => "CKR_OK",
-        CKR_ARGUMENTS_BAD => "CKR_ARGUMENTS_BAD",
-        CKR_GENERAL_ERROR => "CKR_GENERAL_ERROR",
-        CKR_CRYPTOKI_NOT_INITIALIZED => "CKR_CRYPTOKI_NOT_INITIALIZED",
-        CKR_CRYPTOKI_ALREADY_INITIALIZED => "CKR_CRYPTOKI_ALREADY_INITIALIZED",
-        CKR_SLOT_ID_INVALID => "CKR_SLOT_ID_INVALID",
-        CKR_TOKEN_NOT_PRESENT => "CKR_TOKEN_NOT_PRESENT",
-        CKR_TOKEN_NOT_RECOGNIZED => "CKR_TOKEN_NOT_RECOGNIZED",
-        CKR_SESSION_HANDLE_INVALID => "CKR_SESSION_HANDLE_INVALID",
-        CKR_OBJECT_HANDLE_INVALID => "CKR_OBJECT_HANDLE_INVALID",
-        CKR_KEY_HANDLE_INVALID => "CKR_KEY_HANDLE_INVALID",
-        CKR_KEY_TYPE_INCONSISTENT => "CKR_KEY_TYPE_INCONSISTENT",
-        CKR_MECHANISM_INVALID => "CKR_MECHANISM_INVALID",
-        CKR_MECHANISM_PARAM_INVALID => "CKR_MECHANISM_PARAM_INVALID",
-        CKR_OPERATION_ACTIVE => "CKR_OPERATION_ACTIVE",
-        CKR_OPERATION_NOT_INITIALIZED => "CKR_OPERATION_NOT_INITIALIZED",
-        CKR_USER_NOT_LOGGED_IN => "CKR_USER_NOT_LOGGED_IN",
-        CKR_USER_ALREADY_LOGGED_IN => "CKR_USER_ALREADY_LOGGED_IN",
-        CKR_PIN_INCORRECT => "CKR_PIN_INCORRECT",
-        CKR_PIN_LOCKED => "CKR_PIN_LOCKED",
-        CKR_BUFFER_TOO_SMALL => "CKR_BUFFER_TOO_SMALL",
-        CKR_ATTRIBUTE_TYPE_INVALID => "CKR_ATTRIBUTE_TYPE_INVALID",
-        CKR_ATTRIBUTE_SENSITIVE => "CKR_ATTRIBUTE_SENSITIVE",
-        CKR_FUNCTION_NOT_SUPPORTED => "CKR_FUNCTION_NOT_SUPPORTED",
-        CKR_NO_EVENT => "CKR_NO_EVENT",
-        CKR_DEVICE_ERROR => "CKR_DEVICE_ERROR",
-        CKR_DATA_LEN_RANGE => "CKR_DATA_LEN_RANGE",
-        CKR_SIGNATURE_INVALID => "CKR_SIGNATURE_INVALID",
-        _ => return format!("CKR_{rv:#x}"),
-    };
-    name.to_string()
 }

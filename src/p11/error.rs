@@ -231,15 +231,69 @@ pub fn card_rv(e: &CardError) -> CK_RV {
     }
 }
 
+/// The name of a return code, for logs and docs (`CKR_0x…` for codes we never produce).
+pub fn rv_name(rv: CK_RV) -> String {
+    let name = match rv {
+        CKR_OK => "CKR_OK",
+        CKR_ARGUMENTS_BAD => "CKR_ARGUMENTS_BAD",
+        CKR_GENERAL_ERROR => "CKR_GENERAL_ERROR",
+        CKR_CRYPTOKI_NOT_INITIALIZED => "CKR_CRYPTOKI_NOT_INITIALIZED",
+        CKR_CRYPTOKI_ALREADY_INITIALIZED => "CKR_CRYPTOKI_ALREADY_INITIALIZED",
+        CKR_SLOT_ID_INVALID => "CKR_SLOT_ID_INVALID",
+        CKR_TOKEN_NOT_PRESENT => "CKR_TOKEN_NOT_PRESENT",
+        CKR_TOKEN_NOT_RECOGNIZED => "CKR_TOKEN_NOT_RECOGNIZED",
+        CKR_TOKEN_WRITE_PROTECTED => "CKR_TOKEN_WRITE_PROTECTED",
+        CKR_SESSION_HANDLE_INVALID => "CKR_SESSION_HANDLE_INVALID",
+        CKR_SESSION_PARALLEL_NOT_SUPPORTED => "CKR_SESSION_PARALLEL_NOT_SUPPORTED",
+        CKR_SESSION_READ_ONLY => "CKR_SESSION_READ_ONLY",
+        CKR_SESSION_READ_ONLY_EXISTS => "CKR_SESSION_READ_ONLY_EXISTS",
+        CKR_SESSION_READ_WRITE_SO_EXISTS => "CKR_SESSION_READ_WRITE_SO_EXISTS",
+        CKR_OBJECT_HANDLE_INVALID => "CKR_OBJECT_HANDLE_INVALID",
+        CKR_KEY_HANDLE_INVALID => "CKR_KEY_HANDLE_INVALID",
+        CKR_KEY_TYPE_INCONSISTENT => "CKR_KEY_TYPE_INCONSISTENT",
+        CKR_MECHANISM_INVALID => "CKR_MECHANISM_INVALID",
+        CKR_MECHANISM_PARAM_INVALID => "CKR_MECHANISM_PARAM_INVALID",
+        CKR_OPERATION_ACTIVE => "CKR_OPERATION_ACTIVE",
+        CKR_OPERATION_NOT_INITIALIZED => "CKR_OPERATION_NOT_INITIALIZED",
+        CKR_USER_NOT_LOGGED_IN => "CKR_USER_NOT_LOGGED_IN",
+        CKR_USER_ALREADY_LOGGED_IN => "CKR_USER_ALREADY_LOGGED_IN",
+        CKR_USER_ANOTHER_ALREADY_LOGGED_IN => "CKR_USER_ANOTHER_ALREADY_LOGGED_IN",
+        CKR_USER_TYPE_INVALID => "CKR_USER_TYPE_INVALID",
+        CKR_USER_PIN_NOT_INITIALIZED => "CKR_USER_PIN_NOT_INITIALIZED",
+        CKR_PIN_INCORRECT => "CKR_PIN_INCORRECT",
+        CKR_PIN_INVALID => "CKR_PIN_INVALID",
+        CKR_PIN_LOCKED => "CKR_PIN_LOCKED",
+        CKR_PIN_LEN_RANGE => "CKR_PIN_LEN_RANGE",
+        CKR_DATA_LEN_RANGE => "CKR_DATA_LEN_RANGE",
+        CKR_DATA_INVALID => "CKR_DATA_INVALID",
+        CKR_ENCRYPTED_DATA_LEN_RANGE => "CKR_ENCRYPTED_DATA_LEN_RANGE",
+        CKR_ENCRYPTED_DATA_INVALID => "CKR_ENCRYPTED_DATA_INVALID",
+        CKR_SIGNATURE_INVALID => "CKR_SIGNATURE_INVALID",
+        CKR_SIGNATURE_LEN_RANGE => "CKR_SIGNATURE_LEN_RANGE",
+        CKR_BUFFER_TOO_SMALL => "CKR_BUFFER_TOO_SMALL",
+        CKR_ATTRIBUTE_TYPE_INVALID => "CKR_ATTRIBUTE_TYPE_INVALID",
+        CKR_ATTRIBUTE_SENSITIVE => "CKR_ATTRIBUTE_SENSITIVE",
+        CKR_ATTRIBUTE_READ_ONLY => "CKR_ATTRIBUTE_READ_ONLY",
+        CKR_ATTRIBUTE_VALUE_INVALID => "CKR_ATTRIBUTE_VALUE_INVALID",
+        CKR_ACTION_PROHIBITED => "CKR_ACTION_PROHIBITED",
+        CKR_FUNCTION_NOT_SUPPORTED => "CKR_FUNCTION_NOT_SUPPORTED",
+        CKR_FUNCTION_CANCELED => "CKR_FUNCTION_CANCELED",
+        CKR_NO_EVENT => "CKR_NO_EVENT",
+        CKR_DEVICE_ERROR => "CKR_DEVICE_ERROR",
+        CKR_DEVICE_REMOVED => "CKR_DEVICE_REMOVED",
+        _ => return format!("CKR_{rv:#x}"),
+    };
+    name.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::apdu::StatusWord;
 
-    /// The table `docs/errors.md` is generated from: every variant with its CKR.
-    #[test]
-    fn every_variant_maps() {
-        let table: Vec<(Error, CK_RV)> = vec![
+    /// Every p11 error variant with its CKR (`docs/errors.md` is generated from it).
+    fn error_table() -> Vec<(Error, CK_RV)> {
+        vec![
             (Error::ArgumentsBad, CKR_ARGUMENTS_BAD),
             (Error::NotInitialized, CKR_CRYPTOKI_NOT_INITIALIZED),
             (Error::AlreadyInitialized, CKR_CRYPTOKI_ALREADY_INITIALIZED),
@@ -295,16 +349,13 @@ mod tests {
             (Error::NoEvent, CKR_NO_EVENT),
             (Error::DeviceError("x"), CKR_DEVICE_ERROR),
             (Error::Internal("x"), CKR_GENERAL_ERROR),
-        ];
-        for (e, rv) in &table {
-            assert_eq!(e.rv(), *rv, "{e:?}");
-        }
+        ]
     }
 
-    #[test]
-    fn card_error_table() {
+    /// Every card-layer error with the CKR it becomes when no call overrides it.
+    fn card_error_table() -> Vec<(CardError, CK_RV)> {
         let t = |e: TransportError| CardError::Transport(e);
-        let table: Vec<(CardError, CK_RV)> = vec![
+        vec![
             (t(TransportError::NoReader), CKR_TOKEN_NOT_PRESENT),
             (t(TransportError::NoCard), CKR_TOKEN_NOT_PRESENT),
             (t(TransportError::Removed), CKR_TOKEN_NOT_PRESENT),
@@ -339,9 +390,57 @@ mod tests {
             (CardError::PinEntryCancelled, CKR_FUNCTION_CANCELED),
             (CardError::PinEntryInvalid, CKR_PIN_INVALID),
             (t(TransportError::Unsupported), CKR_FUNCTION_NOT_SUPPORTED),
-        ];
-        for (e, rv) in table {
+        ]
+    }
+
+    #[test]
+    fn every_variant_maps() {
+        for (e, rv) in &error_table() {
+            assert_eq!(e.rv(), *rv, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn every_card_error_maps() {
+        for (e, rv) in card_error_table() {
             assert_eq!(Error::Card(e.clone()).rv(), rv, "{e:?}");
         }
+    }
+
+    /// The markdown of `docs/errors.md`, from the two tables.
+    fn errors_doc() -> String {
+        let mut s = String::from(
+            "# Errors and return codes\n\n\
+             Generated from the tables of `src/p11/error.rs` (tests `every_variant_maps`,\n\
+             `every_card_error_maps`); regenerate with\n\
+             `CPX_UPDATE_DOCS=1 cargo test --features sim --lib errors_doc`.\n\n\
+             ## Decided by the PKCS#11 layer\n\n| error | CK_RV |\n|---|---|\n",
+        );
+        for (e, rv) in error_table() {
+            s.push_str(&format!("| {e} | `{}` |\n", rv_name(rv)));
+        }
+        s.push_str(
+            "\n## Card errors (unless a call maps them otherwise, e.g. a missing file while \
+             binding is CKR_TOKEN_NOT_RECOGNIZED)\n\n| card error | CK_RV |\n|---|---|\n",
+        );
+        for (e, rv) in card_error_table() {
+            s.push_str(&format!("| {e} | `{}` |\n", rv_name(rv)));
+        }
+        s
+    }
+
+    /// docs/errors.md must match the tables: a change of mapping shows up in the docs.
+    #[test]
+    fn errors_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/errors.md");
+        let doc = errors_doc();
+        if std::env::var_os("CPX_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &doc).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == doc,
+            "docs/errors.md is stale: CPX_UPDATE_DOCS=1 cargo test --features sim --lib errors_doc"
+        );
     }
 }
