@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Helpers to run pcscd + vsmartcard vpcd + cpx-vcard without systemd (sourced by
-# pcsc-up.sh, pcsc-down.sh and tests/e2e/*.sh). See shared/reference/test-harness.md §3–4.
+# pcsc-up.sh, pcsc-down.sh and tests/e2e/lib.sh). See shared/reference/test-harness.md §3–4.
 #
 # Everything lives in $CPX_RUN_DIR (default /tmp/cpx-run):
 #   pcscd.pid  pcscd.log          the daemon started by pcscd_start (pcscd -f -a)
@@ -69,16 +69,25 @@ pcsc_wait() {
     return 1
 }
 
-pcsc_need_tools() {
-    local missing=() t
-    for t in pcscd opensc-tool; do
-        command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+# pcsc_missing_tools [TOOL...]: sets the array pcsc_missing to what is not installed among
+# pcscd, opensc-tool, vsmartcard's vpcd driver and each TOOL; true when nothing is missing.
+pcsc_missing=()
+# shellcheck disable=SC2120 # tests/e2e/lib.sh passes TOOLs
+pcsc_missing_tools() {
+    local t
+    pcsc_missing=()
+    for t in pcscd opensc-tool "$@"; do
+        command -v "$t" >/dev/null 2>&1 || pcsc_missing+=("$t")
     done
-    [[ -e $VPCD_DRIVER ]] || missing+=("$VPCD_DRIVER (package vsmartcard-vpcd)")
-    if ((${#missing[@]})); then
-        pcsc_log "missing: ${missing[*]}"
-        return 1
-    fi
+    [[ -e $VPCD_DRIVER ]] || pcsc_missing+=("$VPCD_DRIVER (package vsmartcard-vpcd)")
+    ((${#pcsc_missing[@]} == 0))
+}
+
+pcsc_need_tools() {
+    # shellcheck disable=SC2119 # the base tools only
+    pcsc_missing_tools && return 0
+    pcsc_log "missing: ${pcsc_missing[*]}"
+    return 1
 }
 
 # The reader line of `opensc-tool -l` ("0    Yes             Virtual PCD 00 00").
@@ -204,7 +213,7 @@ pcsc_wait_free() {
     return 1
 }
 
-# The number of lines in the card's APDU trace (a mark for vcard_verify_answers).
+# The number of lines in the card's APDU trace (a mark for vcard_answers).
 vcard_trace_mark() {
     if [[ -f $CPX_RUN_DIR/vcard.trace ]]; then
         wc -l <"$CPX_RUN_DIR/vcard.trace"
@@ -213,11 +222,15 @@ vcard_trace_mark() {
     fi
 }
 
-# vcard_verify_answers [MARK]: the status word ("63 C2") answering each VERIFY that carries a
-# PIN (INS 20, P1 00, with data; any CLA, so any logical channel) in the trace after line
-# MARK, one per line. VERIFY without data (the tries-left query) is not listed.
-vcard_verify_answers() {
-    tail -n +"$((${1:-0} + 1))" "$CPX_RUN_DIR/vcard.trace" 2>/dev/null |
-        awk '$2 == ">" && $4 == "20" && $5 == "00" && NF > 7 { want = 1; next }
+# vcard_answers INS [MARK]: the status word ("63 C2") answering each command with instruction
+# INS (hex, "20") that carries data (any CLA, so any logical channel) in the trace after line
+# MARK, one per line.
+vcard_answers() {
+    tail -n +"$((${2:-0} + 1))" "$CPX_RUN_DIR/vcard.trace" 2>/dev/null |
+        awk -v ins="$1" '$2 == ">" && $4 == ins && NF > 7 { want = 1; next }
              want && $2 == "<" { print $(NF - 1), $NF; want = 0 }'
 }
+
+# vcard_verify_answers [MARK]: the answers to each VERIFY that carries a PIN (INS 20 with
+# data). VERIFY without data (the tries-left query) is not listed.
+vcard_verify_answers() { vcard_answers 20 "${1:-0}"; }

@@ -72,9 +72,23 @@ pub fn init(config: &Config) {
     });
 }
 
-/// Uppercase hex of public bytes (ATRs, object IDs).
+/// Uppercase hex of public bytes (ATRs, object IDs, APDU headers), no separators.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02X}");
+    }
+    s
+}
+
+/// Uppercase hex with a space between bytes (ATRs and APDUs for people).
+pub fn hex_spaced(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What is logged instead of secret bytes: their length only.
@@ -89,6 +103,8 @@ mod tests {
     #[test]
     fn helpers() {
         assert_eq!(hex(&[0x3B, 0x0a]), "3B0A");
+        assert_eq!(hex_spaced(&[0x3B, 0x0a]), "3B 0A");
+        assert_eq!(hex_spaced(&[]), "");
         assert_eq!(redacted(b"1234"), "<4 bytes redacted>");
         assert!(!redacted(b"1234").contains("1234"));
     }

@@ -12,7 +12,7 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use rsa::{Pkcs1v15Encrypt, Pkcs1v15Sign};
+use rsa::Pkcs1v15Sign;
 use sha2::Digest;
 
 #[test]
@@ -148,17 +148,7 @@ fn cps3_doctor_end_to_end() {
             Attribute::Label("CPS_PRIV_AUT".into()),
         ],
     );
-    let c = auth_public
-        .encrypt(
-            &mut rsa::rand_core::OsRng,
-            Pkcs1v15Encrypt,
-            b"cle de session",
-        )
-        .unwrap();
-    assert_eq!(
-        s.decrypt(&Mechanism::RsaPkcs, aut, &c).unwrap(),
-        b"cle de session"
-    );
+    assert_card_decrypts(&s, aut, auth_public, b"cle de session");
     let pk = one(
         &s,
         &[

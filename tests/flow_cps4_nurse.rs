@@ -13,7 +13,7 @@ use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Encrypt, Pkcs1v15Sign, Pss};
+use rsa::{BigUint, Pkcs1v15Sign, Pss};
 use sha2::Digest;
 
 #[test]
@@ -120,17 +120,7 @@ fn cps4_nurse_end_to_end() {
     assert_eq!(m, block);
     assert!(s.sign(&Mechanism::RsaX509, sig, &block).is_err());
 
-    let c = auth_pub
-        .encrypt(
-            &mut rsa::rand_core::OsRng,
-            Pkcs1v15Encrypt,
-            b"cle de session",
-        )
-        .unwrap();
-    assert_eq!(
-        s.decrypt(&Mechanism::RsaPkcs, aut, &c).unwrap(),
-        b"cle de session"
-    );
+    assert_card_decrypts(&s, aut, &auth_pub, b"cle de session");
     drop(s);
     p11.finalize().unwrap();
 }

@@ -6,55 +6,17 @@ use super::out::{self, pad};
 use super::{with_module, Global};
 use crate::config::Config;
 use crate::p11::{Error, Module, Result};
-use crate::transport::Readers;
+use crate::transport::{readers_from_config, Readers};
 use cryptoki_sys::*;
 
 const NO_VERSION: CK_VERSION = CK_VERSION { major: 0, minor: 0 };
 
-/// The readers the module drives: the simulator when `CPX_SIM_CARDS` is set in a `sim`
-/// build, else PC/SC.
+/// The readers the module drives (`transport::readers_from_config`).
 fn readers(config: &Config) -> Result<Box<dyn Readers>> {
-    #[cfg(feature = "sim")]
-    if let Some(spec) = &config.sim_cards {
-        return match crate::transport::r#virtual::SimReaders::from_spec(spec) {
-            Ok(r) => {
-                if let Some(keys) = &config.sim_pinpad {
-                    r.queue_keys(keys);
-                }
-                Ok(Box::new(r))
-            }
-            Err(e) => {
-                log::error!("CPX_SIM_CARDS={spec:?}: {e}");
-                Err(Error::Internal("CPX_SIM_CARDS names an unknown card"))
-            }
-        };
-    }
-    let _ = config;
-    #[cfg(feature = "pcsc")]
-    return Ok(Box::new(crate::transport::pcsc::PcscReaders::new()));
-    #[cfg(not(feature = "pcsc"))]
-    Ok(Box::new(NoReaders))
-}
-
-/// Builds without PC/SC and without simulated cards have no readers.
-#[cfg(not(feature = "pcsc"))]
-struct NoReaders;
-
-#[cfg(not(feature = "pcsc"))]
-impl Readers for NoReaders {
-    fn list(
-        &mut self,
-    ) -> std::result::Result<Vec<crate::transport::ReaderInfo>, crate::transport::TransportError>
-    {
-        Ok(Vec::new())
-    }
-    fn connect(
-        &mut self,
-        _: &str,
-    ) -> std::result::Result<Box<dyn crate::transport::Transport>, crate::transport::TransportError>
-    {
-        Err(crate::transport::TransportError::NoReader)
-    }
+    readers_from_config(config).map_err(|e| {
+        log::error!("{e}");
+        Error::Internal("CPX_SIM_CARDS names an unknown card")
+    })
 }
 
 entry!(

@@ -10,11 +10,12 @@ use crate::p11::{Attr, AttrLookup, Error, Mechanism, Output, Result};
 use cryptoki_sys::*;
 use std::slice;
 
-/// Input bytes: null with `n > 0` → ArgumentsBad; null with `n = 0` → empty.
+/// Input bytes (or template entries): null with `n > 0` → ArgumentsBad; null with `n = 0` →
+/// empty.
 ///
 /// # Safety
-/// Non-null `p` points to `n` readable bytes that stay valid and unmodified for `'a`.
-pub(crate) unsafe fn in_slice<'a>(p: *const u8, n: CK_ULONG) -> Result<&'a [u8]> {
+/// Non-null `p` points to `n` readable `T`s that stay valid and unmodified for `'a`.
+pub(crate) unsafe fn in_slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
     if p.is_null() {
         return if n == 0 {
             Ok(&[])
@@ -22,7 +23,7 @@ pub(crate) unsafe fn in_slice<'a>(p: *const u8, n: CK_ULONG) -> Result<&'a [u8]>
             Err(Error::ArgumentsBad)
         };
     }
-    // SAFETY: p is non-null and, per the caller's contract, points to n readable bytes.
+    // SAFETY: p is non-null and, per the caller's contract, points to n readable Ts.
     Ok(unsafe { slice::from_raw_parts(p, n as usize) })
 }
 
@@ -175,7 +176,7 @@ pub(crate) unsafe fn read_mechanism(p: *const CK_MECHANISM) -> Result<Mechanism>
 /// Non-null `p` points to `n` `CK_ATTRIBUTE`s whose `pValue` point to `ulValueLen` bytes.
 pub(crate) unsafe fn read_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<Attr>> {
     // SAFETY: caller's contract.
-    let entries = unsafe { attributes(p, n) }?;
+    let entries = unsafe { in_slice(p, n) }?;
     entries
         .iter()
         .map(|a| {
@@ -195,24 +196,7 @@ pub(crate) unsafe fn template_types(
     n: CK_ULONG,
 ) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
     // SAFETY: caller's contract.
-    Ok(unsafe { attributes(p, n) }?
-        .iter()
-        .map(|a| a.type_)
-        .collect())
-}
-
-/// # Safety
-/// Non-null `p` points to `n` readable `CK_ATTRIBUTE`s.
-unsafe fn attributes<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
-    if p.is_null() {
-        return if n == 0 {
-            Ok(&[])
-        } else {
-            Err(Error::ArgumentsBad)
-        };
-    }
-    // SAFETY: non-null, n entries (caller's contract).
-    Ok(unsafe { slice::from_raw_parts(p, n as usize) })
+    Ok(unsafe { in_slice(p, n) }?.iter().map(|a| a.type_).collect())
 }
 
 /// Applies C_GetAttributeValue's rules to every entry (`style.md` §7):
@@ -348,11 +332,11 @@ mod tests {
         ));
         assert!(matches!(
             // SAFETY: test buffers and lengths are valid for the call.
-            unsafe { in_slice(ptr::null(), 1) },
+            unsafe { in_slice(ptr::null::<u8>(), 1) },
             Err(Error::ArgumentsBad)
         ));
         // SAFETY: test buffers and lengths are valid for the call.
-        assert_eq!(unsafe { in_slice(ptr::null(), 0) }.unwrap(), b"");
+        assert_eq!(unsafe { in_slice(ptr::null::<u8>(), 0) }.unwrap(), b"");
         assert!(matches!(
             // SAFETY: test buffers and lengths are valid for the call.
             unsafe { in_data(ptr::null(), 0) },

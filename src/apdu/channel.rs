@@ -16,11 +16,12 @@ use std::panic::{self, AssertUnwindSafe};
 use zeroize::Zeroizing;
 
 use super::command::{
-    cla_with_channel, hex, is_first_interindustry, is_sensitive_ins, Command, Protocol,
-    CLA_CHAINING, INS_GET_DATA, INS_GET_DATA_ODD, INS_READ_BINARY, INS_SELECT,
+    cla_with_channel, is_first_interindustry, is_sensitive_ins, Command, Protocol, CLA_CHAINING,
+    INS_GET_DATA, INS_GET_DATA_ODD, INS_READ_BINARY, INS_SELECT,
 };
 use super::error::{check_sw, CardError};
 use super::sw::{le_to_len, StatusWord};
+use crate::log::hex;
 use crate::transport::{pinpad_sw, PinPadOp, PinPadRequest, ResetSeen, Transport};
 
 /// Most GET RESPONSE commands sent for one command before giving up.

@@ -6,6 +6,7 @@ use std::fmt;
 use zeroize::Zeroize;
 
 use super::error::CardError;
+use crate::log::hex;
 
 /// Largest Lc of a short APDU; longer data goes through command chaining.
 pub const MAX_SHORT_LC: usize = 255;
@@ -225,27 +226,10 @@ pub(crate) fn cla_with_channel(cla: u8, n: u8) -> Result<u8, CardError> {
     }
 }
 
-/// Uppercase hex without separators.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02X}");
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn h(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::apdu::hex_bytes as h;
 
     #[test]
     fn case1() {

@@ -1,6 +1,7 @@
 //! Card-level errors (style.md §4): what the card, or the way it answered, tells us.
 
 use super::sw::StatusWord;
+use crate::log::hex;
 use crate::transport::TransportError;
 
 /// An error from the card or from the APDU layer. No CK_* here: `p11/error.rs` maps these.
@@ -51,10 +52,6 @@ pub enum CardError {
     /// length was typed (`64 03`).
     #[error("PIN typed on the reader invalid (entries differ or wrong length)")]
     PinEntryInvalid,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// The one mapping from a final status word to success or a [`CardError`].

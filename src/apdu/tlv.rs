@@ -407,14 +407,7 @@ fn be_uint(v: &[u8], what: &'static str) -> Result<usize, CardError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn h(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::apdu::hex_bytes as h;
 
     #[test]
     fn multibyte_tags() {

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Readers are PC/SC ones; a build with the `sim` feature uses the simulated cards of
-//! `CPX_SIM_CARDS` instead when that variable is set (the module's rule, `config.rs`).
+//! `CPX_SIM_CARDS` instead when that variable is set (the module's rule,
+//! `transport::readers_from_config`).
 //! `--reader` takes a reader's full name or a unique part of it (case-insensitive); without
 //! it, the first reader holding a card with a CPx ATR is used.
 //!
@@ -34,7 +35,7 @@ use clap::{Args, Parser, Subcommand};
 use cpx_pkcs11::apdu::CardError;
 use cpx_pkcs11::config::Config;
 use cpx_pkcs11::cpx::{layout, CpxCard};
-use cpx_pkcs11::transport::{ReaderInfo, Readers, Transport, TransportError};
+use cpx_pkcs11::transport::{readers_from_config, ReaderInfo, Readers, Transport, TransportError};
 
 use json::Json;
 use recorder::{Recorder, Recording};
@@ -124,21 +125,7 @@ fn run(cli: &Cli) -> Result<String, String> {
                 report::readers_text(&list)
             })
         }
-        Command::Info(args) => {
-            let (reader, mut card) = bind(readers.as_mut(), args, None)?;
-            let pin = read_pin(&mut card);
-            let info = Info {
-                reader: &reader,
-                contents: card.contents(),
-                pin,
-                now: now(),
-            };
-            Ok(if cli.json {
-                info.json().render()
-            } else {
-                info.text()
-            })
-        }
+        Command::Info(args) => card_report(cli.json, readers.as_mut(), args, None),
         Command::PinStatus(args) => {
             let (reader, mut card) = bind(readers.as_mut(), args, None)?;
             let pin = match read_pin(&mut card) {
@@ -152,30 +139,48 @@ fn run(cli: &Cli) -> Result<String, String> {
             })
         }
         Command::Trace { card: args, full } => {
-            let recording = Recording::default();
-            let (reader, mut card) = bind(readers.as_mut(), args, Some(recording.clone()))?;
-            let pin = read_pin(&mut card);
-            let info = Info {
-                reader: &reader,
-                contents: card.contents(),
-                pin,
-                now: now(),
-            };
-            let events = recording.events();
-            let count = card.apdu_count();
-            if cli.json {
-                let mut j = info.json();
-                if let Json::Obj(members) = &mut j {
-                    members.push(("trace", report::trace_json(&events, count)));
-                }
-                return Ok(j.render());
-            }
-            let mut out = info.text();
-            out.push('\n');
-            out.push_str(&report::trace_text(&events, count, *full));
-            Ok(out)
+            card_report(cli.json, readers.as_mut(), args, Some(*full))
         }
     }
+}
+
+/// `info`: the card's token, objects and PIN counters; with `trace = Some(full)` (`trace`),
+/// then every APDU exchanged meanwhile.
+fn card_report(
+    json: bool,
+    readers: &mut dyn Readers,
+    args: &CardArgs,
+    trace: Option<bool>,
+) -> Result<String, String> {
+    let recording = trace.map(|_| Recording::default());
+    let (reader, mut card) = bind(readers, args, recording.clone())?;
+    let pin = read_pin(&mut card);
+    let info = Info {
+        reader: &reader,
+        contents: card.contents(),
+        pin,
+        now: now(),
+    };
+    let (Some(full), Some(recording)) = (trace, recording) else {
+        return Ok(if json {
+            info.json().render()
+        } else {
+            info.text()
+        });
+    };
+    let events = recording.events();
+    let count = card.apdu_count();
+    if json {
+        let mut j = info.json();
+        if let Json::Obj(members) = &mut j {
+            members.push(("trace", report::trace_json(&events, count)));
+        }
+        return Ok(j.render());
+    }
+    let mut out = info.text();
+    out.push('\n');
+    out.push_str(&report::trace_text(&events, count, full));
+    Ok(out)
 }
 
 fn now() -> i64 {
@@ -185,31 +190,13 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The readers the module would drive: the simulated cards of `CPX_SIM_CARDS` in a `sim`
-/// build when set, else PC/SC.
+/// The readers the module would drive (`transport::readers_from_config`).
 fn open_readers(config: &Config) -> Result<Box<dyn Readers>, String> {
-    #[cfg(feature = "sim")]
-    if let Some(spec) = &config.sim_cards {
-        return cpx_pkcs11::transport::r#virtual::SimReaders::from_spec(spec)
-            .map(|r| Box::new(r) as Box<dyn Readers>)
-            .map_err(|e| format!("CPX_SIM_CARDS={spec:?}: {e}"));
-    }
-    let _ = config;
     #[cfg(not(feature = "sim"))]
     if std::env::var_os("CPX_SIM_CARDS").is_some() {
         eprintln!("cpx: warning: CPX_SIM_CARDS ignored (this build has no simulator)");
     }
-    system_readers()
-}
-
-#[cfg(feature = "pcsc")]
-fn system_readers() -> Result<Box<dyn Readers>, String> {
-    Ok(Box::new(cpx_pkcs11::transport::pcsc::PcscReaders::new()))
-}
-
-#[cfg(not(feature = "pcsc"))]
-fn system_readers() -> Result<Box<dyn Readers>, String> {
-    Err("this build has no PC/SC support (feature \"pcsc\")".into())
+    readers_from_config(config)
 }
 
 fn list_readers(readers: &mut dyn Readers) -> Result<Vec<ReaderInfo>, String> {

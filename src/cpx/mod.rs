@@ -367,14 +367,28 @@ impl CpxCard {
             .ok_or(CardError::Malformed("no key with this CKA_ID"))
     }
 
+    /// The user PIN's record (`Malformed` on a token without one: the contactless token).
+    fn user_pin(&self) -> Result<session::PinRecord, CardError> {
+        self.session
+            .user_pin
+            .clone()
+            .ok_or(CardError::Malformed("token has no user PIN"))
+    }
+
+    /// The PUK's record.
+    fn so_pin(&self) -> Result<session::PinRecord, CardError> {
+        self.session
+            .so_pin
+            .clone()
+            .ok_or(CardError::Malformed("token has no PUK"))
+    }
+
     /// Reads the user PIN counters from the card (VERIFY without data; on CPS3 the DOCP of
     /// the PIN and the PUK the first time, and the PUK's again while the PIN is blocked).
     /// `unblock_left` from the PIN's DOCP `9D`, else the PUK's. The contactless token has
     /// no PIN: `Malformed`.
     pub fn pin_status(&mut self) -> Result<PinStatus, CardError> {
-        let Some(pin) = self.session.user_pin.clone() else {
-            return Err(CardError::Malformed("token has no user PIN"));
-        };
+        let pin = self.user_pin()?;
         let reference = pin.info.reference;
         let puk_ref = self.session.so_pin.as_ref().map(|p| p.info.reference);
         self.run(|ch, s| {
@@ -424,17 +438,13 @@ impl CpxCard {
     /// blocked → `PinBlocked`. Never retries on its own. A length outside the AODF bounds
     /// → `WrongLength` without touching the card.
     pub fn login(&mut self, pin: &[u8]) -> Result<(), CardError> {
-        let Some(rec) = self.session.user_pin.clone() else {
-            return Err(CardError::Malformed("token has no user PIN"));
-        };
+        let rec = self.user_pin()?;
         self.verify_with(&rec, pin)
     }
 
     /// VERIFY the PUK (C_Login(CKU_SO)).
     pub fn login_so(&mut self, puk: &[u8]) -> Result<(), CardError> {
-        let Some(rec) = self.session.so_pin.clone() else {
-            return Err(CardError::Malformed("token has no PUK"));
-        };
+        let rec = self.so_pin()?;
         self.verify_with(&rec, puk)
     }
 
@@ -457,17 +467,13 @@ impl CpxCard {
     /// VERIFY of the user PIN typed on the reader's PIN pad (C_Login with a NULL PIN).
     /// Same errors as `login`, plus `PinEntryCancelled` / `PinEntryInvalid`.
     pub fn login_pin_pad(&mut self) -> Result<(), CardError> {
-        let Some(rec) = self.session.user_pin.clone() else {
-            return Err(CardError::Malformed("token has no user PIN"));
-        };
+        let rec = self.user_pin()?;
         self.verify_on_pad(&rec)
     }
 
     /// VERIFY of the PUK typed on the PIN pad (C_Login(CKU_SO) with a NULL PIN).
     pub fn login_so_pin_pad(&mut self) -> Result<(), CardError> {
-        let Some(rec) = self.session.so_pin.clone() else {
-            return Err(CardError::Malformed("token has no PUK"));
-        };
+        let rec = self.so_pin()?;
         self.verify_on_pad(&rec)
     }
 
@@ -497,9 +503,7 @@ impl CpxCard {
     /// PIN change with both PINs typed on the PIN pad (C_SetPIN with NULL PINs). CPS3:
     /// CHANGE REFERENCE DATA old ‖ new in one command; CPS4: VERIFY, then the new PIN.
     pub fn change_pin_pin_pad(&mut self) -> Result<(), CardError> {
-        let Some(rec) = self.session.user_pin.clone() else {
-            return Err(CardError::Malformed("token has no user PIN"));
-        };
+        let rec = self.user_pin()?;
         let (block, min, max) = pad_block(&rec);
         let n = block_len(&block);
         let reference = rec.info.reference;
@@ -525,9 +529,7 @@ impl CpxCard {
     /// Unblock after `login_so` / `login_so_pin_pad`, the new PIN typed on the PIN pad
     /// (C_InitPIN with a NULL PIN).
     pub fn unblock_pin_pin_pad(&mut self) -> Result<(), CardError> {
-        let Some(rec) = self.session.user_pin.clone() else {
-            return Err(CardError::Malformed("token has no user PIN"));
-        };
+        let rec = self.user_pin()?;
         let (block, min, max) = pad_block(&rec);
         let n = block_len(&block);
         let reference = rec.info.reference;
@@ -546,9 +548,7 @@ impl CpxCard {
                 ch.pin_pad(&cmd, op, min, max, n)?.check()
             }
         });
-        self.session.pins.max_tries = None;
-        self.session.pins.pin_usage_left = None;
-        self.session.pins.puk_usage_left = None;
+        self.session.pins = session::PinCache::default();
         result
     }
 
@@ -584,9 +584,7 @@ impl CpxCard {
     /// CHANGE REFERENCE DATA (CPS3: old ‖ new; CPS4: VERIFY old then new only). Lengths
     /// outside the AODF bounds → `WrongLength` without touching the card.
     pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<(), CardError> {
-        let Some(rec) = self.session.user_pin.clone() else {
-            return Err(CardError::Malformed("token has no user PIN"));
-        };
+        let rec = self.user_pin()?;
         if !rec.length_ok(old) || !rec.length_ok(new) {
             return Err(CardError::WrongLength);
         }
@@ -610,9 +608,7 @@ impl CpxCard {
     /// Unblock after `login_so`: CPS3 RESET RETRY COUNTER with the new PIN; CPS4 RESET
     /// RETRY COUNTER without data, then CHANGE REFERENCE DATA (new only).
     pub fn unblock_pin(&mut self, new: &[u8]) -> Result<(), CardError> {
-        let Some(rec) = self.session.user_pin.clone() else {
-            return Err(CardError::Malformed("token has no user PIN"));
-        };
+        let rec = self.user_pin()?;
         if !rec.length_ok(new) {
             return Err(CardError::WrongLength);
         }
@@ -626,9 +622,7 @@ impl CpxCard {
             _ => cps3::reset_retry_counter(ch, reference, &new_v),
         });
         // The unblock counters changed (or may have): read them again next time.
-        self.session.pins.max_tries = None;
-        self.session.pins.pin_usage_left = None;
-        self.session.pins.puk_usage_left = None;
+        self.session.pins = session::PinCache::default();
         result
     }
 
@@ -676,23 +670,31 @@ impl CpxCard {
         })
     }
 
-    /// Reads a data object's value from the card (private ones need the PIN verified) and
-    /// keeps it in the contents. A value already in the contents is returned without I/O.
-    pub fn read_data_object(&mut self, label: &str) -> Result<Vec<u8>, CardError> {
-        let index = self
-            .contents
+    /// Where the data object labelled `label` stands in the contents.
+    fn data_object_index(&self, label: &str) -> Result<usize, CardError> {
+        self.contents
             .data_objects
             .iter()
             .position(|d| d.label == label)
-            .ok_or(CardError::Malformed("no data object with this label"))?;
+            .ok_or(CardError::Malformed("no data object with this label"))
+    }
+
+    /// Where the data object labelled `label` lives on the card.
+    fn data_object_source(&self, label: &str) -> Result<session::ObjectSource, CardError> {
+        self.session
+            .object(label)
+            .cloned()
+            .ok_or(CardError::Malformed("no data object with this label"))
+    }
+
+    /// Reads a data object's value from the card (private ones need the PIN verified) and
+    /// keeps it in the contents. A value already in the contents is returned without I/O.
+    pub fn read_data_object(&mut self, label: &str) -> Result<Vec<u8>, CardError> {
+        let index = self.data_object_index(label)?;
         if let Some(v) = &self.contents.data_objects[index].value {
             return Ok(v.clone());
         }
-        let source = self
-            .session
-            .object(label)
-            .cloned()
-            .ok_or(CardError::Malformed("no data object with this label"))?;
+        let source = self.data_object_source(label)?;
         let value = self.run(|ch, s| {
             if source.volet {
                 cps2ter::read_file(ch, &source.path)
@@ -712,20 +714,11 @@ impl CpxCard {
     /// longer than the file → `WrongLength`; a non-modifiable object →
     /// `ConditionsNotSatisfied`.
     pub fn write_data_object(&mut self, label: &str, value: &[u8]) -> Result<(), CardError> {
-        let index = self
-            .contents
-            .data_objects
-            .iter()
-            .position(|d| d.label == label)
-            .ok_or(CardError::Malformed("no data object with this label"))?;
+        let index = self.data_object_index(label)?;
         if !self.contents.data_objects[index].modifiable {
             return Err(CardError::ConditionsNotSatisfied);
         }
-        let source = self
-            .session
-            .object(label)
-            .cloned()
-            .ok_or(CardError::Malformed("no data object with this label"))?;
+        let source = self.data_object_source(label)?;
         if source.volet {
             return Err(CardError::ConditionsNotSatisfied);
         }

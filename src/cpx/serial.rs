@@ -8,6 +8,7 @@
 
 use super::layout::{EF_SN_LEN, ISSUER_PREFIX};
 use crate::apdu::CardError;
+use crate::log::hex;
 
 /// What EF.SN tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,11 +17,6 @@ pub struct CardSerial {
     pub pan: String,
     /// CK_TOKEN_INFO.serialNumber, e.g. `99213845`.
     pub serial: String,
-}
-
-/// Upper-case hex, no separators.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// Parses EF.SN. Anything but a 12-byte `5A 0A` file with the ANS issuer prefix is not a

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::layout::{AID_CONTACT, AID_CONTACTLESS};
 use super::*;
+use crate::log::{hex, hex_spaced as spaced};
 use crate::sim::FaultKind;
 use crate::soft;
 use crate::transport::r#virtual::{SharedCard, SimReaders};
@@ -54,10 +55,6 @@ fn object<'a>(c: &'a CpxCard, label: &str) -> &'a DataObject {
         .iter()
         .find(|d| d.label == label)
         .unwrap_or_else(|| panic!("no {label}"))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 fn message(n: usize) -> Vec<u8> {
@@ -1134,13 +1131,6 @@ impl Transport for Shared {
 
 fn finish(slot: &std::sync::Arc<std::sync::Mutex<Option<ScriptedTransport>>>) {
     slot.lock().unwrap().as_ref().unwrap().finish().unwrap();
-}
-
-fn spaced(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[test]

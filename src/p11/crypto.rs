@@ -9,7 +9,7 @@ use super::object::{ObjectKind, ObjectView};
 use super::session::{DecryptOp, KeyOp, Operation, Output, SignOp, VerifyOp};
 use super::slot::LoginState;
 use crate::apdu::CardError;
-use crate::cpx::{Generation, KeyInfo, KeyRole, SignInput};
+use crate::cpx::{Generation, HashAlg, KeyInfo, KeyRole, SignInput};
 use crate::soft::{self, SoftError};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -42,22 +42,51 @@ impl Module {
         Ok(())
     }
 
-    /// Private key `key` of the token at `idx`: (key index, KeyInfo).
+    /// Private key `key` of the token at `idx`, for an operation the key must allow
+    /// (`allows`, else CKR_KEY_TYPE_INCONSISTENT); a key that needs the PIN needs the user
+    /// logged in.
     fn private_key(
         &mut self,
         idx: usize,
         key: CK_OBJECT_HANDLE,
         bad: BadKey,
-    ) -> Result<(KeyInfo, LoginState)> {
+        allows: fn(&KeyInfo) -> bool,
+    ) -> Result<KeyInfo> {
         let token = self.token_mut(idx)?;
         let o = token.object(key).ok_or(match bad {
             BadKey::Key => Error::KeyHandleInvalid(key),
             BadKey::Object => Error::ObjectHandleInvalid(key),
         })?;
-        match o.kind {
-            ObjectKind::PrivateKey(i) => Ok((token.contents().keys[i].clone(), token.login)),
-            _ => Err(Error::KeyTypeInconsistent),
+        let ObjectKind::PrivateKey(i) = o.kind else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        let k = token.contents().keys[i].clone();
+        if !allows(&k) {
+            return Err(Error::KeyTypeInconsistent);
         }
+        if k.needs_login && token.login != LoginState::User {
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(k)
+    }
+
+    /// C_SignUpdate, C_VerifyUpdate, C_DecryptUpdate: appends `data` to the input of the
+    /// active operation that `input` picks (none: CKR_OPERATION_NOT_INITIALIZED).
+    fn collect(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        input: impl FnOnce(&mut Operation) -> Option<&mut Vec<u8>>,
+    ) -> Result<()> {
+        self.check_session(h)?;
+        let buffer = self
+            .session_mut(h)?
+            .op
+            .as_mut()
+            .and_then(input)
+            .ok_or(Error::OperationNotInitialized)?;
+        buffer.extend_from_slice(data);
+        Ok(())
     }
 
     // ---- sign ---------------------------------------------------------------------------
@@ -73,19 +102,9 @@ impl Module {
         if mechanism::hash_of(mech.ty).is_some() && matches!(mech.ty, CKM_SHA_1 | CKM_SHA256) {
             return Err(Error::MechanismInvalid(mech.ty));
         }
-        let (k, login) = self.private_key(idx, key, BadKey::Key)?;
+        let k = self.private_key(idx, key, BadKey::Key, |k| k.can_sign)?;
         let always_auth = k.user_consent && !self.token_mut(idx)?.keep_pin;
-        if !k.can_sign {
-            return Err(Error::KeyTypeInconsistent);
-        }
-        if k.needs_login && login != LoginState::User {
-            return Err(Error::UserNotLoggedIn);
-        }
-        let pss_hash = if mechanism::is_pss(mech.ty) {
-            Some(mechanism::check_pss_params(mech.ty, &mech.param)?)
-        } else {
-            None
-        };
+        let pss_hash = pss_hash(mech)?;
         // Raw RSA exists only on the CPS4 authentication key. For the other keys of a token
         // that lists CKM_RSA_X_509 the mechanism is "invalid for this key": clients probing
         // mechanisms key by key (pkcs11-tool --test) go on after CKR_MECHANISM_INVALID and
@@ -98,7 +117,7 @@ impl Module {
             key,
             mech: mech.ty,
             pss_hash,
-            k: k.modulus.len().max(k.bits.div_ceil(8)),
+            k: key_bytes(&k),
         };
         self.set_op(
             h,
@@ -123,15 +142,10 @@ impl Module {
 
     /// C_SignUpdate.
     pub fn sign_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.check_session(h)?;
-        let s = self.session_mut(h)?;
-        match &mut s.op {
-            Some(Operation::Sign(op)) => {
-                op.data.extend_from_slice(data);
-                Ok(())
-            }
-            _ => Err(Error::OperationNotInitialized),
-        }
+        self.collect(h, data, |op| match op {
+            Operation::Sign(op) => Some(&mut op.data),
+            _ => None,
+        })
     }
 
     /// C_SignFinal.
@@ -173,9 +187,8 @@ impl Module {
                 return Err(e);
             }
         };
-        match cap {
-            Some(c) if c >= keyop.k => {}
-            _ => return Ok(Output::Len(keyop.k)),
+        if !fits(cap, keyop.k) {
+            return Ok(Output::Len(keyop.k));
         }
         if needs_context_login {
             // CKA_ALWAYS_AUTHENTICATE without C_Login(CKU_CONTEXT_SPECIFIC) (PKCS#11 §5.6).
@@ -212,11 +225,7 @@ impl Module {
             return Err(Error::MechanismInvalid(mech.ty));
         }
         let k = self.public_key_len(idx, key)?;
-        let pss_hash = if mechanism::is_pss(mech.ty) {
-            Some(mechanism::check_pss_params(mech.ty, &mech.param)?)
-        } else {
-            None
-        };
+        let pss_hash = pss_hash(mech)?;
         let op = KeyOp {
             key,
             mech: mech.ty,
@@ -248,14 +257,10 @@ impl Module {
 
     /// C_VerifyUpdate.
     pub fn verify_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.check_session(h)?;
-        match &mut self.session_mut(h)?.op {
-            Some(Operation::Verify(op)) => {
-                op.data.extend_from_slice(data);
-                Ok(())
-            }
-            _ => Err(Error::OperationNotInitialized),
-        }
+        self.collect(h, data, |op| match op {
+            Operation::Verify(op) => Some(&mut op.data),
+            _ => None,
+        })
     }
 
     /// C_VerifyFinal.
@@ -369,9 +374,8 @@ impl Module {
             s.op = None;
             return Err(Error::DataLenRange);
         }
-        match cap {
-            Some(c) if c >= op.k => {}
-            _ => return Ok(Output::Len(op.k)),
+        if !fits(cap, op.k) {
+            return Ok(Output::Len(op.k));
         }
         s.op = None;
         let view: ObjectView = token.view();
@@ -397,18 +401,12 @@ impl Module {
         if mech.ty != CKM_RSA_PKCS {
             return Err(Error::MechanismInvalid(mech.ty));
         }
-        let (k, login) = self.private_key(idx, key, BadKey::Object)?;
-        if !k.can_decrypt {
-            return Err(Error::KeyTypeInconsistent);
-        }
-        if k.needs_login && login != LoginState::User {
-            return Err(Error::UserNotLoggedIn);
-        }
+        let k = self.private_key(idx, key, BadKey::Object, |k| k.can_decrypt)?;
         let op = KeyOp {
             key,
             mech: mech.ty,
             pss_hash: None,
-            k: k.modulus.len().max(k.bits.div_ceil(8)),
+            k: key_bytes(&k),
         };
         self.set_op(
             h,
@@ -432,14 +430,11 @@ impl Module {
 
     /// C_DecryptUpdate: collects the cryptogram; the plaintext comes with C_DecryptFinal.
     pub fn decrypt_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<Output> {
-        self.check_session(h)?;
-        match &mut self.session_mut(h)?.op {
-            Some(Operation::Decrypt(op)) => {
-                op.data.extend_from_slice(data);
-                Ok(Output::Bytes(Vec::new()))
-            }
-            _ => Err(Error::OperationNotInitialized),
-        }
+        self.collect(h, data, |op| match op {
+            Operation::Decrypt(op) => Some(&mut op.data),
+            _ => None,
+        })?;
+        Ok(Output::Bytes(Vec::new()))
     }
 
     /// C_DecryptFinal.
@@ -459,14 +454,12 @@ impl Module {
             return Err(Error::OperationNotInitialized);
         };
         if let Some(r) = &op.result {
-            return Ok(match cap {
-                Some(c) if c >= r.len() => {
-                    let out = r.to_vec();
-                    s.op = None;
-                    Output::Bytes(out)
-                }
-                _ => Output::Len(r.len()),
-            });
+            if !fits(cap, r.len()) {
+                return Ok(Output::Len(r.len()));
+            }
+            let out = r.to_vec();
+            s.op = None;
+            return Ok(Output::Bytes(out));
         }
         let cryptogram = match data {
             Some(d) => d.to_vec(),
@@ -543,9 +536,8 @@ impl Module {
             return Err(Error::OperationNotInitialized);
         };
         let n = mechanism::hash_len(hasher.alg());
-        match cap {
-            Some(c) if c >= n => {}
-            _ => return Ok(Output::Len(n)),
+        if !fits(cap, n) {
+            return Ok(Output::Len(n));
         }
         let mut hasher = hasher.clone();
         hasher.update(data);
@@ -574,9 +566,8 @@ impl Module {
         match &s.op {
             Some(Operation::Digest(hasher)) => {
                 let n = mechanism::hash_len(hasher.alg());
-                match cap {
-                    Some(c) if c >= n => {}
-                    _ => return Ok(Output::Len(n)),
+                if !fits(cap, n) {
+                    return Ok(Output::Len(n));
                 }
                 let Some(Operation::Digest(hasher)) = s.op.take() else {
                     return Err(Error::Internal("digest state"));
@@ -585,15 +576,33 @@ impl Module {
             }
             None if s.last_digest.is_some() => {
                 let d = s.last_digest.as_ref().map_or(0, Vec::len);
-                match cap {
-                    Some(c) if c >= d => {
-                        Ok(Output::Bytes(s.last_digest.take().unwrap_or_default()))
-                    }
-                    _ => Ok(Output::Len(d)),
+                if !fits(cap, d) {
+                    return Ok(Output::Len(d));
                 }
+                Ok(Output::Bytes(s.last_digest.take().unwrap_or_default()))
             }
             _ => Err(Error::OperationNotInitialized),
         }
+    }
+}
+
+/// Whether a caller's buffer of `cap` bytes (None: a length query) takes `n` bytes; when it
+/// does not, the call answers with the length (PKCS#11 2.40 §5.2).
+fn fits(cap: Option<usize>, n: usize) -> bool {
+    matches!(cap, Some(c) if c >= n)
+}
+
+/// The modulus length of a card key in bytes: the signature / cryptogram length.
+fn key_bytes(k: &KeyInfo) -> usize {
+    k.modulus.len().max(k.bits.div_ceil(8))
+}
+
+/// The hash of a PSS mechanism's parameters; None for the other mechanisms.
+fn pss_hash(mech: &Mechanism) -> Result<Option<HashAlg>> {
+    if mechanism::is_pss(mech.ty) {
+        mechanism::check_pss_params(mech.ty, &mech.param).map(Some)
+    } else {
+        Ok(None)
     }
 }
 

@@ -11,6 +11,8 @@ pub mod session;
 pub mod slot;
 
 #[cfg(all(test, feature = "sim"))]
+mod test_util;
+#[cfg(all(test, feature = "sim"))]
 mod tests;
 #[cfg(all(test, feature = "sim"))]
 mod tests_pin;

@@ -5,28 +5,10 @@ use super::error::Error;
 use super::mechanism::{self, Mechanism};
 use super::object::{Attr, AttrLookup};
 use super::session::Output;
+use super::test_util::{apdus, find, module, open, value};
 use super::Module;
 use crate::cpx::HashAlg;
-use crate::transport::r#virtual::{SharedCard, SimReaders};
 use cryptoki_sys::*;
-
-fn module(spec: &str) -> (Module, Vec<SharedCard>) {
-    let readers = SimReaders::from_spec(spec).expect("persona");
-    let cards = readers.cards().into_iter().map(|(_, c)| c).collect();
-    (Module::new(Box::new(readers)), cards)
-}
-
-fn open(m: &mut Module, rw: bool) -> CK_SESSION_HANDLE {
-    let flags = CKF_SERIAL_SESSION | if rw { CKF_RW_SESSION } else { 0 };
-    m.open_session(0, flags).expect("open session")
-}
-
-fn find(m: &mut Module, h: CK_SESSION_HANDLE, template: &[Attr]) -> Vec<CK_OBJECT_HANDLE> {
-    m.find_init(h, template).unwrap();
-    let r = m.find_next(h, 100).unwrap();
-    m.find_final(h).unwrap();
-    r
-}
 
 fn key(
     m: &mut Module,
@@ -41,18 +23,6 @@ fn key(
     );
     assert_eq!(found.len(), 1, "{label}");
     found[0]
-}
-
-fn value(
-    m: &mut Module,
-    h: CK_SESSION_HANDLE,
-    o: CK_OBJECT_HANDLE,
-    ty: CK_ATTRIBUTE_TYPE,
-) -> Vec<u8> {
-    match m.get_attributes(h, o, &[ty]).unwrap().remove(0) {
-        AttrLookup::Value(v) => v,
-        other => panic!("attribute {ty:#x}: {other:?}"),
-    }
 }
 
 fn sign(
@@ -316,9 +286,9 @@ fn decrypt_what_was_encrypted() {
 
 #[test]
 fn removal_invalidates_sessions() {
-    let (mut m, cards) = module("cps3-doctor");
+    let (mut m, card) = module("cps3-doctor");
     let h = open(&mut m, false);
-    cards[0].lock().unwrap().remove();
+    card.lock().unwrap().remove();
     assert!(matches!(
         m.session_info(h),
         Err(Error::SessionHandleInvalid(_))
@@ -328,7 +298,7 @@ fn removal_invalidates_sessions() {
     assert_eq!(m.slot_list(false), vec![0]);
     assert_eq!(m.poll_slot_event().unwrap(), 0);
     assert!(matches!(m.poll_slot_event(), Err(Error::NoEvent)));
-    cards[0].lock().unwrap().insert();
+    card.lock().unwrap().insert();
     assert_eq!(m.token_info(0).unwrap().label, "CPS3v3-2699700011");
     let h2 = open(&mut m, false);
     assert!(h2 > h, "handles are never reused");
@@ -416,10 +386,9 @@ fn blocked_pin_is_reported_locked() {
 
 #[test]
 fn attribute_reads_cost_no_apdu() {
-    let (mut m, cards) = module("cps3-doctor");
+    let (mut m, card) = module("cps3-doctor");
     let h = open(&mut m, false);
-    let count = || cards[0].lock().unwrap().trace().apdu_count();
-    let before = count();
+    let before = apdus(&card);
     let certs = find(&mut m, h, &[Attr::ulong(CKA_CLASS, CKO_CERTIFICATE)]);
     for c in certs {
         value(&mut m, h, c, CKA_VALUE);
@@ -437,7 +406,7 @@ fn attribute_reads_cost_no_apdu() {
     for d in data {
         m.get_attributes(h, d, &[CKA_VALUE, CKA_LABEL]).unwrap();
     }
-    assert_eq!(count(), before);
+    assert_eq!(apdus(&card), before);
 }
 
 #[test]

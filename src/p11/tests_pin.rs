@@ -8,6 +8,7 @@ use super::error::Error;
 use super::mechanism::Mechanism;
 use super::object::{Attr, AttrLookup};
 use super::session::Output;
+use super::test_util::{apdus, find, module, open, value};
 use super::Module;
 use crate::sim::{Profile, SimCard};
 use crate::transport::r#virtual::{KeyEntry, Keypad, SharedCard, SimReaders};
@@ -15,12 +16,6 @@ use cryptoki_sys::*;
 
 const PIN: u8 = 1;
 const PUK: u8 = 2;
-
-fn module(spec: &str) -> (Module, SharedCard) {
-    let readers = SimReaders::from_spec(spec).expect("persona");
-    let card = readers.cards().remove(0).1;
-    (Module::new(Box::new(readers)), card)
-}
 
 fn pin_pad_module(persona: &str) -> (Module, SharedCard, Keypad) {
     let mut readers = SimReaders::new();
@@ -35,15 +30,6 @@ fn chv(card: &SharedCard, reference: u8) -> (u8, Option<u16>) {
     (tries, usage)
 }
 
-fn apdus(card: &SharedCard) -> u64 {
-    card.lock().unwrap().trace().apdu_count() as u64
-}
-
-fn open(m: &mut Module, rw: bool) -> CK_SESSION_HANDLE {
-    let flags = CKF_SERIAL_SESSION | if rw { CKF_RW_SESSION } else { 0 };
-    m.open_session(0, flags).expect("open session")
-}
-
 fn flags(m: &mut Module) -> CK_FLAGS {
     // Counters are coalesced for a second: force a fresh read.
     m.pin_status_ttl = std::time::Duration::ZERO;
@@ -54,29 +40,10 @@ fn rv<T: std::fmt::Debug>(r: Result<T, Error>) -> CK_RV {
     r.expect_err("an error").rv()
 }
 
-fn find(m: &mut Module, h: CK_SESSION_HANDLE, template: &[Attr]) -> Vec<CK_OBJECT_HANDLE> {
-    m.find_init(h, template).unwrap();
-    let r = m.find_next(h, 100).unwrap();
-    m.find_final(h).unwrap();
-    r
-}
-
 fn by_label(m: &mut Module, h: CK_SESSION_HANDLE, label: &str) -> CK_OBJECT_HANDLE {
     let found = find(m, h, &[Attr::new(CKA_LABEL, label)]);
     assert_eq!(found.len(), 1, "{label}");
     found[0]
-}
-
-fn value(
-    m: &mut Module,
-    h: CK_SESSION_HANDLE,
-    o: CK_OBJECT_HANDLE,
-    ty: CK_ATTRIBUTE_TYPE,
-) -> Vec<u8> {
-    match m.get_attributes(h, o, &[ty]).unwrap().remove(0) {
-        AttrLookup::Value(v) => v,
-        other => panic!("attribute {ty:#x}: {other:?}"),
-    }
 }
 
 fn sign_once(m: &mut Module, h: CK_SESSION_HANDLE, k: CK_OBJECT_HANDLE) -> Result<Vec<u8>, Error> {

@@ -1,6 +1,8 @@
 //! L0: byte pipes to a card. No status-word logic here: GET RESPONSE, Le correction,
 //! chaining and channels live in `apdu`. Only `pcsc.rs` imports the `pcsc` crate.
 
+use crate::config::Config;
+
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod script;
@@ -130,4 +132,39 @@ pub struct ReaderInfo {
 pub trait Readers: Send {
     fn list(&mut self) -> Result<Vec<ReaderInfo>, TransportError>;
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError>;
+}
+
+/// The readers the module and the `cpx` tool drive (`config.rs`): in a `sim` build with
+/// `CPX_SIM_CARDS` set, its simulated cards (the `CPX_SIM_PINPAD` entries queued on their
+/// keypad); else PC/SC; a build without PC/SC then has no readers. Err: `CPX_SIM_CARDS` names
+/// a card that cannot be loaded (the message names the variable).
+pub fn readers_from_config(config: &Config) -> Result<Box<dyn Readers>, String> {
+    #[cfg(feature = "sim")]
+    if let Some(spec) = &config.sim_cards {
+        let readers = r#virtual::SimReaders::from_spec(spec)
+            .map_err(|e| format!("CPX_SIM_CARDS={spec:?}: {e}"))?;
+        if let Some(keys) = &config.sim_pinpad {
+            readers.queue_keys(keys);
+        }
+        return Ok(Box::new(readers));
+    }
+    let _ = config;
+    #[cfg(feature = "pcsc")]
+    return Ok(Box::new(pcsc::PcscReaders::new()));
+    #[cfg(not(feature = "pcsc"))]
+    Ok(Box::new(NoReaders))
+}
+
+/// Builds without PC/SC and without simulated cards have no readers.
+#[cfg(not(feature = "pcsc"))]
+struct NoReaders;
+
+#[cfg(not(feature = "pcsc"))]
+impl Readers for NoReaders {
+    fn list(&mut self) -> Result<Vec<ReaderInfo>, TransportError> {
+        Ok(Vec::new())
+    }
+    fn connect(&mut self, _: &str) -> Result<Box<dyn Transport>, TransportError> {
+        Err(TransportError::NoReader)
+    }
 }

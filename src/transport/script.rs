@@ -36,6 +36,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::{ResetSeen, Transport, TransportError};
+use crate::log::hex_spaced;
 
 /// What a script answers when no rule matches.
 pub const UNMATCHED_RESPONSE: [u8; 2] = [0x6D, 0x00];
@@ -234,7 +235,7 @@ fn split_rule(line: &str) -> Result<(&str, &str), String> {
 }
 
 /// Hex with optional whitespace; no wildcards.
-fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let compact: String = text.split_whitespace().collect();
     if compact.len() % 2 != 0 || !compact.is_ascii() {
         return Err(format!("odd number of hex digits in {text:?}"));
@@ -246,14 +247,6 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
                 .map_err(|_| format!("bad hex byte {:?}", &compact[i..i + 2]))
         })
         .collect()
-}
-
-fn hex_spaced(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A scripted card (see the module documentation).

@@ -68,6 +68,19 @@ pub fn one(s: &Session, template: &[Attribute]) -> ObjectHandle {
     found[0]
 }
 
+/// The card decrypts with the private key `key` what its certificate's public key `public`
+/// encrypted (CKM_RSA_PKCS): the plaintext `secret` comes back.
+pub fn assert_card_decrypts(s: &Session, key: ObjectHandle, public: &RsaPublicKey, secret: &[u8]) {
+    let c = public
+        .encrypt(&mut rsa::rand_core::OsRng, rsa::Pkcs1v15Encrypt, secret)
+        .unwrap();
+    assert_eq!(
+        s.decrypt(&cryptoki::mechanism::Mechanism::RsaPkcs, key, &c)
+            .unwrap(),
+        secret
+    );
+}
+
 /// A byte-valued attribute of an object.
 pub fn attr(s: &Session, o: ObjectHandle, t: AttributeType) -> Vec<u8> {
     match s

@@ -19,7 +19,7 @@
 #                clean run, kept when a check failed)
 #   CPX_KEEP=1   keep the scratch directory, and leave pcscd and the card running after the
 #                checks (debugging; stop them with scripts/pcsc-down.sh)
-#   CPX_PCSCD_WAIT  seconds to wait for another suite's pcscd to go away (default 60)
+#   CPX_PCSCD_WAIT  seconds to wait for another suite's pcscd to go away (default 120)
 #
 # CPX_SIM_CARDS is removed from the environment: the module must find the card through pcscd.
 # The module logs at debug level to $CPX_RUN_DIR/e2e/module.log (CPX_PKCS11_LOG); a failed
@@ -28,110 +28,22 @@
 # Needs root (pcscd), and pcscd, vsmartcard-vpcd, opensc (pkcs11-tool, opensc-tool), openssl,
 # gnutls-bin (p11tool) and libnss3-tools (certutil, modutil) installed: a missing tool is a
 # failure, never a skip. Prints PASS/FAIL per check and ends with "N passed, M failed"; exits
-# non-zero on any failure. pcscd and the card are stopped by PID on exit.
+# non-zero on any failure. pcscd and the card are stopped by PID on exit. The harness is
+# tests/e2e/lib.sh.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 unset CPX_SIM_CARDS
-own_run_dir=0
-if [[ -z ${CPX_RUN_DIR:-} ]]; then
-    CPX_RUN_DIR=$(mktemp -d /tmp/cpx-module.XXXXXX)
-    own_run_dir=1
-fi
-export CPX_RUN_DIR
+e2e_begin module
+e2e_module_log
 PIN=1234
 WRONG_PIN=9999
-T=60 # seconds allowed for any one client command
-# shellcheck source-path=SCRIPTDIR source=../../scripts/pcsc-lib.sh
-source "$ROOT/scripts/pcsc-lib.sh"
-W=$CPX_RUN_DIR/e2e
-mkdir -p "$W"
-export CPX_PKCS11_LOG=$W/module.log CPX_PKCS11_LOG_LEVEL=debug
-: >"$CPX_PKCS11_LOG"
-START=$(date +%s%N)
-
-passed=0
-failed=0
-done_=0
-pass() {
-    echo "PASS: $*"
-    passed=$((passed + 1))
-}
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-}
-summary() {
-    done_=1
-    echo "elapsed: $((($(date +%s%N) - START) / 1000000)) ms; scratch: $CPX_RUN_DIR"
-    echo "$passed passed, $failed failed"
-    ((failed == 0))
-}
-cleanup() {
-    local rc=$?
-    if [[ ${CPX_KEEP:-0} == 1 ]]; then
-        echo "CPX_KEEP=1: pcscd and cpx-vcard left running; stop them with CPX_RUN_DIR=$CPX_RUN_DIR scripts/pcsc-down.sh"
-    else
-        vcard_stop || true
-        pcscd_stop || true
-    fi
-    if ((!done_)); then
-        fail "the script stopped early (exit $rc)"
-        summary || true
-        rc=1
-    fi
-    if ((own_run_dir && failed == 0 && rc == 0)) && [[ ${CPX_KEEP:-0} != 1 ]]; then
-        rm -rf "$CPX_RUN_DIR"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-# A fatal failure: count it and stop here (the EXIT trap cleans up and prints the summary).
-fatal() {
-    fail "$*"
-    summary || true
-    exit 1
-}
-
-# run OUTFILE CMD...: runs CMD (time-limited) with its output in OUTFILE and returns its exit
-# status; remembers where the module log stood, for show.
-mlog_mark=0
-run() {
-    local out=$1
-    shift
-    mlog_mark=$(wc -l <"$CPX_PKCS11_LOG")
-    timeout "$T" "$@" >"$out" 2>&1
-}
-# show OUTFILE [N]: the end of a command's output, then the module's warnings and errors
-# logged while it ran (evidence under a FAIL).
-show() {
-    [[ -f $1 ]] && sed -e 's/^/    | /' "$1" | tail -n "${2:-15}"
-    tail -n +"$((mlog_mark + 1))" "$CPX_PKCS11_LOG" | grep -E ' (WARN|ERROR) ' |
-        sed -e 's/^/    module| /' | tail -n 10 || true
-}
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # --- tools, builds ------------------------------------------------------------------------
-missing=()
-for t in pcscd opensc-tool pkcs11-tool openssl p11tool certutil modutil timeout; do
-    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
-done
-[[ -e $VPCD_DRIVER ]] || missing+=("$VPCD_DRIVER (package vsmartcard-vpcd)")
-((${#missing[@]} == 0)) || fatal "missing tools: ${missing[*]} (scripts/deps.sh installs them)"
-if [[ -z ${CPX_MODULE:-} ]]; then
-    CPX_MODULE=$ROOT/target/release/libcpx_pkcs11.so
-    cargo build --quiet --release || fatal "cargo build --release failed"
-fi
-if [[ -z ${CPX_VCARD:-} ]]; then
-    CPX_VCARD=$ROOT/target/debug/cpx-vcard
-    cargo build --quiet --features sim --bin cpx-vcard || fatal "cargo build of cpx-vcard failed"
-fi
-export CPX_VCARD
-M=$(realpath "$CPX_MODULE" 2>/dev/null) || fatal "module $CPX_MODULE missing"
-[[ -f $M ]] || fatal "module $CPX_MODULE missing"
-[[ -x $CPX_VCARD ]] || fatal "cpx-vcard binary $CPX_VCARD missing"
+need_tools pkcs11-tool openssl p11tool certutil modutil
+build_module
+build_vcard
 pass "tools present (module $M, card $CPX_VCARD)"
 # A sim build reads CPX_SIM_CARDS (the same test as scripts/check-release.sh, whose other
 # release checks are test-all's business).
@@ -178,11 +90,6 @@ pub_of() {
 # The C-APDUs the card received since trace line $1 (instruction bytes and lengths only: the
 # trace masks signature inputs).
 capdus_since() { tail -n +"$(($1 + 1))" "$CPX_RUN_DIR/vcard.trace" | awk '$2 == ">"'; }
-# The user PIN flags of C_GetTokenInfo as pkcs11-tool -T prints them, comma-separated.
-pin_flags() {
-    timeout "$T" "${p11[@]}" -T 2>/dev/null | sed -nE 's/^ *token flags *: *//p' | tr ',' '\n' |
-        sed -nE 's/^ *(.*PIN.*)$/\1/p' | paste -sd, -
-}
 
 # check_token PERSONA MODEL: pkcs11-tool -L shows the card's label verbatim, the model, ASIP SANTE.
 LABEL=
@@ -278,9 +185,8 @@ wrong_pin() {
 P=cps3-doctor
 AUT=e828bd080f8025000001ff001002
 SIG=e828bd080f8025000001ff001001
-pcsc_wait_free "${CPX_PCSCD_WAIT:-60}" || fatal "another pcscd is still running: one pcscd per machine"
-pcscd_start || fatal "pcscd did not start (log: $CPX_RUN_DIR/pcscd.log)"
-vcard_start "$P" || fatal "cpx-vcard --card $P did not show in the reader (log: $CPX_RUN_DIR/vcard.log)"
+start_pcscd
+start_card "$P"
 pass "$P: pcscd up, card in \"$CPX_READER\""
 
 # 1. Token and objects.
@@ -437,7 +343,7 @@ fi
 
 # 8. A wrong PIN, on a fresh card process (3 tries left).
 vcard_stop
-vcard_start "$P" || fatal "cpx-vcard --card $P did not restart"
+start_card "$P"
 wrong_pin "$P"
 
 # --- the CPS4 stack (fresh pcscd and card) ------------------------------------------------
@@ -447,8 +353,8 @@ mv -f "$CPX_RUN_DIR/pcscd.log" "$CPX_RUN_DIR/pcscd-$P.log" 2>/dev/null || true
 P=cps4-nurse
 AUT=e828bd080f8025000001ff001020
 SIG=e828bd080f8025000001ff001010
-pcscd_start || fatal "pcscd did not restart (log: $CPX_RUN_DIR/pcscd.log)"
-vcard_start "$P" || fatal "cpx-vcard --card $P did not show in the reader (log: $CPX_RUN_DIR/vcard.log)"
+start_pcscd
+start_card "$P"
 pass "$P: fresh pcscd up, card in \"$CPX_READER\""
 
 # 7. CPS4: token, PSS and PKCS#1 signatures.
@@ -489,7 +395,7 @@ fi
 
 # 8 (CPS4). A wrong PIN on a fresh card process: VERIFY goes through logical channel 1.
 vcard_stop
-vcard_start "$P" || fatal "cpx-vcard --card $P did not restart"
+start_card "$P"
 wrong_pin "$P"
 
 summary

@@ -10,16 +10,17 @@
 #   CPX_PERSONA  persona (default cps3-doctor); CPX_PIN its PIN (default 1234)
 #   CPX_RUN_DIR  scratch directory (default: a new /tmp/cpx-e2e.XXXXXX, kept for inspection)
 #   CPX_KEEP=1   keep pcscd and the card running after the checks (debugging)
+#   CPX_PCSCD_WAIT  seconds to wait for another suite's pcscd to go away (default 120)
 #
 # Needs root (pcscd), and pcscd, vsmartcard-vpcd, opensc, opensc-pkcs11, openssl installed:
 # a missing tool is a failure, never a skip. Prints PASS/FAIL per check and ends with
 # "N passed, M failed"; exits non-zero on any failure. The wrong-PIN checks block the PIN:
-# they run last, on a fresh cpx-vcard process.
+# they run last, on a fresh cpx-vcard process. The harness is tests/e2e/lib.sh.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-export CPX_RUN_DIR=${CPX_RUN_DIR:-$(mktemp -d /tmp/cpx-e2e.XXXXXX)}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_begin e2e keep
 PERSONA=${CPX_PERSONA:-cps3-doctor}
 PIN=${CPX_PIN:-1234}
 WRONG_PIN=9999
@@ -29,93 +30,31 @@ AUT_ID=e828bd080f8025000001ff001002
 # without --aid it binds the CL application, which is not selectable over contact.
 P15_AID=E828BD080F8025000001FF0010
 TOKEN_LABEL="Code porteur de la carte CPS"
-T=60 # seconds allowed for any one client command
-# shellcheck source-path=SCRIPTDIR source=../../scripts/pcsc-lib.sh
-source "$ROOT/scripts/pcsc-lib.sh"
-W=$CPX_RUN_DIR/e2e
-mkdir -p "$W"
 TRACE=$CPX_RUN_DIR/vcard.trace
 
-passed=0
-failed=0
-done_=0
-pass() {
-    echo "PASS: $*"
-    passed=$((passed + 1))
-}
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-}
-summary() {
-    done_=1
-    echo "scratch: $CPX_RUN_DIR"
-    echo "$passed passed, $failed failed"
-    ((failed == 0))
-}
-cleanup() {
-    local rc=$?
-    if [[ ${CPX_KEEP:-0} == 1 ]]; then
-        echo "CPX_KEEP=1: pcscd and cpx-vcard left running; stop them with CPX_RUN_DIR=$CPX_RUN_DIR scripts/pcsc-down.sh"
-    else
-        vcard_stop || true
-        pcscd_stop || true
-    fi
-    if ((!done_)); then
-        fail "the script stopped early (exit $rc)"
-        summary || true
-        exit 1
-    fi
-}
-trap cleanup EXIT
-# A fatal failure: count it and stop here (the EXIT trap cleans up and prints the summary).
-fatal() {
-    fail "$*"
-    summary || true
-    exit 1
-}
-# Shows the end of a command's output under a failure.
-show() { sed -e 's/^/    | /' "$1" | tail -n "${2:-15}"; }
-
 # --- tools --------------------------------------------------------------------------------
-missing=()
-for t in pcscd opensc-tool pkcs11-tool pkcs15-tool openssl dpkg; do
-    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
-done
-[[ -e $VPCD_DRIVER ]] || missing+=("$VPCD_DRIVER")
 OPENSC_P11=$(dpkg -L opensc-pkcs11 2>/dev/null | grep '/opensc-pkcs11\.so$' | head -1 || true)
-[[ -n $OPENSC_P11 && -e $OPENSC_P11 ]] || missing+=("opensc-pkcs11.so (package opensc-pkcs11)")
-((${#missing[@]} == 0)) || fatal "missing tools: ${missing[*]}"
-if [[ -z ${CPX_VCARD:-} ]]; then
-    CPX_VCARD=$ROOT/target/debug/cpx-vcard
-    cargo build --quiet --features sim --bin cpx-vcard || fatal "cargo build of cpx-vcard failed"
-fi
-export CPX_VCARD
-[[ -x $CPX_VCARD ]] || fatal "cpx-vcard binary $CPX_VCARD missing"
+[[ -n $OPENSC_P11 && -e $OPENSC_P11 ]] || also_missing+=("opensc-pkcs11.so (package opensc-pkcs11)")
+need_tools pkcs11-tool pkcs15-tool openssl dpkg
+build_vcard
 pass "tools present (OpenSC module $OPENSC_P11, card $CPX_VCARD)"
 
-p11() { timeout "$T" pkcs11-tool --module "$OPENSC_P11" "$@"; }
-# run OUTFILE CMD...: runs CMD with its output in OUTFILE; returns CMD's exit status.
-run() {
-    local out=$1
-    shift
-    "$@" >"$out" 2>&1
-}
+p11=(pkcs11-tool --module "$OPENSC_P11")
 
 # --- pcscd and the card -------------------------------------------------------------------
-pcscd_start || fatal "pcscd did not start (log: $CPX_RUN_DIR/pcscd.log)"
+start_pcscd
 pass "pcscd up, reader \"$CPX_READER\" listed"
-vcard_start "$PERSONA" || fatal "cpx-vcard --card $PERSONA did not show in the reader (log: $CPX_RUN_DIR/vcard.log)"
+start_card "$PERSONA"
 pass "card $PERSONA present in \"$CPX_READER\""
 
 # --- (a) driver ---------------------------------------------------------------------------
-if run "$W/name.out" timeout "$T" opensc-tool -n && grep -qE 'IAS[-/]ECC' "$W/name.out"; then
+if run "$W/name.out" opensc-tool -n && grep -qE 'IAS[-/]ECC' "$W/name.out"; then
     pass "opensc-tool -n: driver $(tail -1 "$W/name.out")"
 else
     fail "opensc-tool -n does not name the IAS-ECC driver"
     show "$W/name.out"
 fi
-if run "$W/atr.out" timeout "$T" opensc-tool -a &&
+if run "$W/atr.out" opensc-tool -a &&
     grep -qi '3b:ac:00:40:2a:00:12:25:00:64:80:00:03:10:00:90:00' "$W/atr.out"; then
     pass "opensc-tool -a: the CPS3 ATR"
 else
@@ -125,13 +64,13 @@ fi
 
 # --- (b) token and objects ----------------------------------------------------------------
 t0=$(date +%s%N)
-if run "$W/L.out" p11 -L && grep -qF "token label        : $TOKEN_LABEL" "$W/L.out"; then
-    pass "pkcs11-tool -L: token \"$TOKEN_LABEL\" ($((($(date +%s%N) - t0) / 1000000)) ms)"
+if run "$W/L.out" "${p11[@]}" -L && grep -qF "token label        : $TOKEN_LABEL" "$W/L.out"; then
+    pass "pkcs11-tool -L: token \"$TOKEN_LABEL\" ($(ms_since "$t0") ms)"
 else
     fail "pkcs11-tool -L does not list the token \"$TOKEN_LABEL\""
     show "$W/L.out"
 fi
-if run "$W/O.out" p11 -O &&
+if run "$W/O.out" "${p11[@]}" -O &&
     grep -qF "label:      Certificat d'Authentification CPS" "$W/O.out" &&
     grep -qF "label:      Certificat de Signature CPS" "$W/O.out"; then
     pass "pkcs11-tool -O: authentication and signature certificates"
@@ -139,7 +78,7 @@ else
     fail "pkcs11-tool -O does not list both certificates"
     show "$W/O.out" 30
 fi
-if run "$W/OL.out" p11 --login --pin "$PIN" -O &&
+if run "$W/OL.out" "${p11[@]}" --login --pin "$PIN" -O &&
     grep -qF "label:      CPS_PRIV_AUT" "$W/OL.out" &&
     grep -qF "label:      CPS_PRIV_SIG" "$W/OL.out"; then
     pass "pkcs11-tool --login -O: private keys CPS_PRIV_AUT and CPS_PRIV_SIG"
@@ -148,7 +87,7 @@ else
     show "$W/OL.out" 30
 fi
 
-if run "$W/p15keys.out" timeout "$T" pkcs15-tool --aid "$P15_AID" --list-keys &&
+if run "$W/p15keys.out" pkcs15-tool --aid "$P15_AID" --list-keys &&
     grep -qF 'Private RSA Key [CPS_PRIV_SIG]' "$W/p15keys.out" &&
     grep -qF 'Private RSA Key [CPS_PRIV_AUT]' "$W/p15keys.out"; then
     pass "pkcs15-tool --list-keys: the PrKDF parses (CPS_PRIV_SIG, CPS_PRIV_AUT)"
@@ -159,7 +98,7 @@ fi
 
 # The authentication certificate and its public key, read from the token.
 have_pub=0
-if run "$W/readcert.out" p11 --read-object --type cert --id "$AUT_ID" -o "$W/aut.der" &&
+if run "$W/readcert.out" "${p11[@]}" --read-object --type cert --id "$AUT_ID" -o "$W/aut.der" &&
     run "$W/pub.out" openssl x509 -inform DER -in "$W/aut.der" -pubkey -noout &&
     cp "$W/pub.out" "$W/aut.pub" && grep -q 'BEGIN PUBLIC KEY' "$W/aut.pub"; then
     pass "authentication certificate read from the token ($(openssl x509 -inform DER -in "$W/aut.der" -noout -subject 2>/dev/null))"
@@ -176,7 +115,7 @@ printf 'cpx-pkcs11 e2e %s\n' "$(date +%s%N)" >"$W/data.txt"
     openssl dgst -sha256 -binary "$W/data.txt"
 } >"$W/digestinfo.bin"
 if ((have_pub)) &&
-    run "$W/sign.out" p11 --login --pin "$PIN" --sign -m RSA-PKCS --id "$AUT_ID" \
+    run "$W/sign.out" "${p11[@]}" --login --pin "$PIN" --sign -m RSA-PKCS --id "$AUT_ID" \
         -i "$W/digestinfo.bin" -o "$W/sig.bin"; then
     if run "$W/verify.out" openssl pkeyutl -verify -pubin -inkey "$W/aut.pub" \
         -in "$W/digestinfo.bin" -sigfile "$W/sig.bin" &&
@@ -190,7 +129,7 @@ if ((have_pub)) &&
     fi
 else
     fail "pkcs11-tool --sign -m RSA-PKCS --id $AUT_ID failed"
-    [[ -f $W/sign.out ]] && show "$W/sign.out"
+    show "$W/sign.out"
 fi
 
 # --- (d) decrypt (PSO DECIPHER) -----------------------------------------------------------
@@ -198,13 +137,13 @@ head -c 32 /dev/urandom >"$W/secret.bin"
 if ((have_pub)) &&
     run "$W/enc.out" openssl pkeyutl -encrypt -pubin -inkey "$W/aut.pub" \
         -pkeyopt rsa_padding_mode:pkcs1 -in "$W/secret.bin" -out "$W/cipher.bin" &&
-    run "$W/dec.out" p11 --login --pin "$PIN" --decrypt -m RSA-PKCS --id "$AUT_ID" \
+    run "$W/dec.out" "${p11[@]}" --login --pin "$PIN" --decrypt -m RSA-PKCS --id "$AUT_ID" \
         -i "$W/cipher.bin" -o "$W/plain.bin" &&
     cmp -s "$W/secret.bin" "$W/plain.bin"; then
     pass "RSA-PKCS decryption by CPS_PRIV_AUT returns the plaintext"
 else
     fail "RSA-PKCS decryption failed or returned another plaintext"
-    [[ -f $W/dec.out ]] && show "$W/dec.out"
+    show "$W/dec.out"
 fi
 
 # --- trace --------------------------------------------------------------------------------
@@ -218,7 +157,7 @@ fi
 # --- (f) removal and insertion (SIGUSR1) --------------------------------------------------
 if vcard_toggle && pcsc_wait 5 pcsc_card_absent; then
     if vcard_toggle && pcsc_wait 5 pcsc_card_present &&
-        run "$W/L2.out" p11 -L && grep -qF "$TOKEN_LABEL" "$W/L2.out"; then
+        run "$W/L2.out" "${p11[@]}" -L && grep -qF "$TOKEN_LABEL" "$W/L2.out"; then
         pass "SIGUSR1 removes the card, SIGUSR1 inserts it again, the token is back"
     else
         fail "the card did not come back after the second SIGUSR1"
@@ -230,13 +169,8 @@ fi
 # --- (e) wrong PIN, counter, blocking (a fresh card process) ------------------------------
 vcard_stop
 : >"$TRACE"
-vcard_start "$PERSONA" || fatal "cpx-vcard did not restart"
+start_card "$PERSONA"
 
-# The VERIFY-with-PIN answers in the trace since line $1.
-verify_answers() {
-    tail -n +"$(($1 + 1))" "$TRACE" |
-        awk '/ > 00 20 00 01 08 / { want = 1; next } want && / < / { sub(/.* < /, ""); print; want = 0 }'
-}
 # Tries left as the card shows them: its answer to VERIFY without data (00 20 00 01), sent
 # through pcscd by opensc-tool: 63 Cx = x tries left, 69 83 = blocked, 90 00 = verified.
 # (pkcs15-tool --list-pins does not query the card in 0.23, and opensc-explorer cannot start
@@ -250,11 +184,6 @@ tries_shown() {
         sed -nE 's/.*SW1=0x63, SW2=0xC([0-9A-F]).*/\1/p' "$W/pins.out" | head -1
     fi
 }
-# The user PIN flags of C_GetTokenInfo (OpenSC asks the card for the tries left).
-pin_flags() {
-    p11 -T 2>&1 | sed -nE 's/^ *token flags *: *//p' | tr ',' '\n' | sed -nE 's/^ *(.*user PIN.*)$/\1/p' |
-        paste -sd, -
-}
 n=$(tries_shown)
 if [[ $n == 3 ]]; then
     pass "the card shows 3 PIN tries before the wrong PINs (VERIFY status 63 C3)"
@@ -265,11 +194,11 @@ fi
 declare -A want_flag=([2]="user PIN count low" [1]="final user PIN try" [0]="user PIN locked")
 for expect in 2 1 0; do
     before=$(wc -l <"$TRACE")
-    if run "$W/wrong$expect.out" p11 --login --pin "$WRONG_PIN" -O; then
+    if run "$W/wrong$expect.out" "${p11[@]}" --login --pin "$WRONG_PIN" -O; then
         fail "login with the wrong PIN succeeded"
         continue
     fi
-    answers=$(verify_answers "$before" | tr '\n' ',')
+    answers=$(vcard_verify_answers "$before" | tr '\n' ',')
     rv=$(grep -oE 'CKR_[A-Z_]+' "$W/wrong$expect.out" | head -1 || true)
     if [[ $answers == "63 C$expect," ]]; then
         pass "wrong PIN refused ($rv): exactly one VERIFY, answered 63 C$expect"
@@ -291,7 +220,7 @@ for expect in 2 1 0; do
         fail "pkcs11-tool -T token flags \"$flags\" lack \"${want_flag[$expect]}\""
     fi
 done
-if run "$W/locked.out" p11 --login --pin "$WRONG_PIN" -O; then
+if run "$W/locked.out" "${p11[@]}" --login --pin "$WRONG_PIN" -O; then
     fail "login with a wrong PIN succeeded on a blocked PIN"
 elif grep -q CKR_PIN_LOCKED "$W/locked.out"; then
     pass "a further wrong PIN gives CKR_PIN_LOCKED"
@@ -299,7 +228,7 @@ else
     fail "a further wrong PIN did not give CKR_PIN_LOCKED"
     show "$W/locked.out" 5
 fi
-if run "$W/good.out" p11 --login --pin "$PIN" -O; then
+if run "$W/good.out" "${p11[@]}" --login --pin "$PIN" -O; then
     fail "the right PIN still opens a blocked PIN"
 elif grep -q CKR_PIN_LOCKED "$W/good.out"; then
     pass "the right PIN no longer works: CKR_PIN_LOCKED"

@@ -32,108 +32,25 @@
 # openssl installed: a missing tool is a failure, never a skip. Prints PASS/FAIL per check and
 # ends with "N passed, M failed"; exits non-zero on any failure. One pcscd per machine: waits
 # until no pcscd runs before starting its own; stops only the processes it started, by PID.
+# The harness is tests/e2e/lib.sh.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 unset CPX_SIM_CARDS CPX_SIM_PINPAD
-own_run_dir=0
-if [[ -z ${CPX_RUN_DIR:-} ]]; then
-    CPX_RUN_DIR=$(mktemp -d /tmp/cpx-pin.XXXXXX)
-    own_run_dir=1
-fi
-export CPX_RUN_DIR
+e2e_begin pin
+e2e_module_log
 PERSONA=cps3-doctor
 PIN=1234
 NEW_PIN=5678
 UNBLOCKED_PIN=2468
 WRONG_PIN=9999
 PUK=12345678
-T=60 # seconds allowed for any one client command
-# shellcheck source-path=SCRIPTDIR source=../../scripts/pcsc-lib.sh
-source "$ROOT/scripts/pcsc-lib.sh"
-W=$CPX_RUN_DIR/e2e
-mkdir -p "$W"
-export CPX_PKCS11_LOG=$W/module.log CPX_PKCS11_LOG_LEVEL=debug
-: >"$CPX_PKCS11_LOG"
-START=$(date +%s%N)
-
-passed=0
-failed=0
-done_=0
-pass() {
-    echo "PASS: $*"
-    passed=$((passed + 1))
-}
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-}
-summary() {
-    done_=1
-    echo "elapsed: $((($(date +%s%N) - START) / 1000000)) ms; scratch: $CPX_RUN_DIR"
-    echo "$passed passed, $failed failed"
-    ((failed == 0))
-}
-cleanup() {
-    local rc=$?
-    if [[ ${CPX_KEEP:-0} == 1 ]]; then
-        echo "CPX_KEEP=1: pcscd and cpx-vcard left running; stop them with CPX_RUN_DIR=$CPX_RUN_DIR scripts/pcsc-down.sh"
-    else
-        vcard_stop || true
-        pcscd_stop || true
-    fi
-    if ((!done_)); then
-        fail "the script stopped early (exit $rc)"
-        summary || true
-        rc=1
-    fi
-    if ((own_run_dir && failed == 0 && rc == 0)) && [[ ${CPX_KEEP:-0} != 1 ]]; then
-        rm -rf "$CPX_RUN_DIR"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-fatal() {
-    fail "$*"
-    summary || true
-    exit 1
-}
-
-# run OUTFILE CMD...: CMD (time-limited) with its output in OUTFILE; returns its status.
-mlog_mark=0
-run() {
-    local out=$1
-    shift
-    mlog_mark=$(wc -l <"$CPX_PKCS11_LOG")
-    timeout "$T" "$@" >"$out" 2>&1
-}
-# show OUTFILE [N]: the end of a command's output and the module's warnings meanwhile.
-show() {
-    [[ -f $1 ]] && sed -e 's/^/    | /' "$1" | tail -n "${2:-15}"
-    tail -n +"$((mlog_mark + 1))" "$CPX_PKCS11_LOG" | grep -E ' (WARN|ERROR) ' |
-        sed -e 's/^/    module| /' | tail -n 10 || true
-}
 
 # --- tools, builds ------------------------------------------------------------------------
-missing=()
-for t in pcscd opensc-tool pkcs11-tool openssl timeout cmp; do
-    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
-done
-[[ -e $VPCD_DRIVER ]] || missing+=("$VPCD_DRIVER (package vsmartcard-vpcd)")
-((${#missing[@]} == 0)) || fatal "missing tools: ${missing[*]} (scripts/deps.sh installs them)"
-if [[ -z ${CPX_MODULE:-} ]]; then
-    CPX_MODULE=$ROOT/target/release/libcpx_pkcs11.so
-    cargo build --quiet --release || fatal "cargo build --release failed"
-fi
-if [[ -z ${CPX_VCARD:-} ]]; then
-    CPX_VCARD=$ROOT/target/debug/cpx-vcard
-    cargo build --quiet --features sim --bin cpx-vcard || fatal "cargo build of cpx-vcard failed"
-fi
-export CPX_VCARD
-M=$(realpath "$CPX_MODULE" 2>/dev/null) || fatal "module $CPX_MODULE missing"
-[[ -f $M && -x $CPX_VCARD ]] || fatal "module $M or cpx-vcard $CPX_VCARD missing"
+need_tools pkcs11-tool openssl cmp
+build_module
+build_vcard
 if grep -a -q CPX_SIM_CARDS "$M"; then
     fatal "the module is a sim build (it mentions CPX_SIM_CARDS): build it with cargo build --release"
 fi
@@ -141,12 +58,6 @@ pass "tools present (module $M, card $CPX_VCARD)"
 
 p11=(pkcs11-tool --module "$M")
 
-# The user PIN counter flags of C_GetTokenInfo as pkcs11-tool -T prints them (count low, final
-# try, locked, to be changed), comma-separated ("PIN initialized" left out).
-pin_flags() {
-    timeout "$T" "${p11[@]}" -T 2>/dev/null | sed -nE 's/^ *token flags *: *//p' | tr ',' '\n' |
-        sed -nE 's/^ *(.*PIN.*)$/\1/p' | { grep -v 'PIN initialized' || true; } | paste -sd, -
-}
 # expect_flags WHAT PATTERN: the PIN flags match the extended regexp PATTERN ("" = none).
 expect_flags() {
     local what=$1 want=$2 got
@@ -157,20 +68,15 @@ expect_flags() {
         fail "$what: token PIN flags [${got:-none}], expected ${want:-none}"
     fi
 }
-# The status words answering each command INS (hex) with data since trace line MARK.
-answers() {
-    local ins=$1 mark=$2
-    tail -n +"$((mark + 1))" "$CPX_RUN_DIR/vcard.trace" 2>/dev/null |
-        awk -v ins="$ins" '$2 == ">" && $4 == ins && NF > 7 { want = 1; next }
-             want && $2 == "<" { print $(NF - 1), $NF; want = 0 }' | paste -sd, -
-}
+# answers INS MARK: the status words answering each command INS (hex) with data since trace
+# line MARK, comma-separated.
+answers() { vcard_answers "$1" "$2" | paste -sd, -; }
 # login_o OUT PIN: pkcs11-tool --login --pin PIN -O (lists the private keys on success).
 login_o() { run "$1" "${p11[@]}" --login --pin "$2" -O; }
 
 # --- pcscd and the card -------------------------------------------------------------------
-pcsc_wait_free "${CPX_PCSCD_WAIT:-120}" || fatal "another pcscd is still running: one pcscd per machine"
-pcscd_start || fatal "pcscd did not start (log: $CPX_RUN_DIR/pcscd.log)"
-vcard_start "$PERSONA" || fatal "cpx-vcard --card $PERSONA did not show (log: $CPX_RUN_DIR/vcard.log)"
+start_pcscd
+start_card "$PERSONA"
 pass "pcscd up, card $PERSONA in \"$CPX_READER\""
 if run "$W/L.out" "${p11[@]}" -L && grep -qF "token label        : CPS3v3-" "$W/L.out"; then
     pass "pkcs11-tool -L: the CPS3 token through PC/SC"

@@ -1,17 +1,10 @@
 //! Channel tests over `ScriptedTransport` (strict mode checks the exact APDUs sent).
 
 use super::*;
+use crate::apdu::hex_bytes as h;
 use crate::apdu::tlv::Fcp;
 use crate::transport::script::{Pattern, Rule, ScriptedTransport};
 use crate::transport::TransportError;
-
-fn h(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// A strict transport from ("C-APDU hex", "R-APDU hex") pairs.
 fn strict(steps: &[(&str, &str)]) -> ScriptedTransport {
@@ -130,7 +123,7 @@ fn get_response_error_ends_the_loop() {
 fn logical_channel_one_everywhere() {
     // CPS4 raw-RSA path: chained PSO DECIPHER on channel 1, answer via GET RESPONSE on 1.
     let data: Vec<u8> = (0..256).map(|i| i as u8).collect();
-    let first = format!("11 2A 80 86 FF {}", crate::apdu::command::hex(&data[..255]));
+    let first = format!("11 2A 80 86 FF {}", crate::log::hex(&data[..255]));
     let sig: String = (0..256)
         .map(|i| format!("{:02X}", (255 - i) as u8))
         .collect();

@@ -15,19 +15,8 @@ use x509_parser::x509::X509Name;
 use super::json::Json;
 use super::recorder::Event;
 
-/// Uppercase hex, no separators (JSON, identifiers).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-/// Uppercase hex with spaces (ATRs and APDUs for people).
-pub fn hex_spaced(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// Uppercase hex: no separators (JSON, identifiers), or spaced (ATRs and APDUs for people).
+pub use cpx_pkcs11::log::{hex, hex_spaced};
 
 pub fn generation_name(g: Generation) -> &'static str {
     match g {
