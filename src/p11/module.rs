@@ -456,6 +456,8 @@ impl Module {
         if user != CKU_USER && user != CKU_SO {
             return Err(Error::UserTypeInvalid(user));
         }
+        // Any other login ends OpenSC's unblock convention (see `puk_login_for_unblock`).
+        self.token_mut(idx)?.puk_for_unblock = false;
         let id = self.slots[idx].id;
         let ro_exists = self.sessions.values().any(|s| s.slot == id && !s.rw);
         let token = self.token_mut(idx)?;
@@ -519,6 +521,9 @@ impl Module {
     ) -> Result<()> {
         let (s, token) = self.parts(h, idx)?;
         let Some(Operation::Sign(op)) = &mut s.op else {
+            if s.op.is_none() && token.login == LoginState::Public {
+                return self.puk_login_for_unblock(h, idx, pin);
+            }
             return Err(Error::OperationNotInitialized);
         };
         if token.login != LoginState::User {
@@ -549,11 +554,47 @@ impl Module {
         }
     }
 
+    /// OpenSC's unblock convention (what `pkcs11-tool --unlock-pin --login-type
+    /// context-specific --puk P --new-pin N` sends): C_Login(CKU_CONTEXT_SPECIFIC, PUK) with no
+    /// operation and nobody logged in verifies the PUK; the next C_SetPIN(PUK, new) unblocks.
+    /// The same checks as C_Login(CKU_SO): a PUK, a R/W session and no R/O session, length
+    /// within the AODF bounds before anything reaches the card.
+    fn puk_login_for_unblock(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        idx: usize,
+        pin: Option<&[u8]>,
+    ) -> Result<()> {
+        let id = self.slots[idx].id;
+        let ro_exists = self.sessions.values().any(|s| s.slot == id && !s.rw);
+        let (_, token) = self.parts(h, idx)?;
+        let Some(info) = token.contents().so_pin.clone() else {
+            return Err(Error::OperationNotInitialized);
+        };
+        if ro_exists {
+            return Err(Error::SessionReadOnlyExists);
+        }
+        let Some(puk) = pin else {
+            return Err(Error::ArgumentsBad);
+        };
+        if !pin_len_ok(&info, puk) {
+            return Err(Error::PinIncorrect);
+        }
+        token.pin_status = None;
+        match token.card.login_so(puk) {
+            Ok(()) => {
+                token.puk_for_unblock = true;
+                Ok(())
+            }
+            Err(e) => Err(self.card_failure(idx, e)),
+        }
+    }
+
     /// C_Logout.
     pub fn logout(&mut self, h: CK_SESSION_HANDLE) -> Result<()> {
         let idx = self.check_session(h)?;
         let token = self.token_mut(idx)?;
-        if token.login == LoginState::Public {
+        if token.login == LoginState::Public && !token.puk_for_unblock {
             return Err(Error::UserNotLoggedIn);
         }
         let r = token.card.logout();
@@ -642,6 +683,13 @@ impl Module {
         };
         if !pin_len_ok(&info, new) {
             return Err(Error::PinLenRange);
+        }
+        if token.puk_for_unblock {
+            // After C_Login(CKU_CONTEXT_SPECIFIC, PUK): `old` is the PUK, already verified.
+            token.puk_for_unblock = false;
+            token.pin_status = None;
+            let r = token.card.unblock_pin(new);
+            return r.map_err(|e| self.card_failure(idx, e));
         }
         if !pin_len_ok(&info, old) {
             return Err(Error::PinIncorrect);

@@ -48,6 +48,9 @@ pub struct Token {
     /// PIN pad). When false, keys with PKCS#15 userConsent have CKA_ALWAYS_AUTHENTICATE and
     /// need C_Login(CKU_CONTEXT_SPECIFIC) before each signature.
     pub keep_pin: bool,
+    /// OpenSC's unblock convention: the PUK was verified by C_Login(CKU_CONTEXT_SPECIFIC)
+    /// outside any operation; the next C_SetPIN(PUK, new PIN) unblocks the user PIN.
+    pub puk_for_unblock: bool,
 }
 
 /// CK_SLOT_INFO content, before padding.
@@ -158,6 +161,7 @@ impl Token {
             pin: None,
             pin_status: None,
             keep_pin: true,
+            puk_for_unblock: false,
         }
     }
 
@@ -192,6 +196,7 @@ impl Token {
         self.login = LoginState::Public;
         self.pin = None;
         self.pin_status = None;
+        self.puk_for_unblock = false;
     }
 
     /// Token info with the given live counters (`None` when they could not be read).

@@ -526,3 +526,69 @@ fn legacy_cps2ter_card_is_not_recognized() {
     assert_eq!(apdus(&card), after_probe, "recognised once per insertion");
     assert_ne!(m.slot_info(0).unwrap().flags & CKF_TOKEN_PRESENT, 0);
 }
+
+/// OpenSC's unblock convention (`pkcs11-tool --unlock-pin --login-type context-specific`):
+/// C_Login(CKU_CONTEXT_SPECIFIC, PUK) outside an operation, then C_SetPIN(PUK, new PIN).
+#[test]
+fn context_specific_puk_then_set_pin_unblocks() {
+    let (mut m, card) = module("cps3-pharmacist-blocked");
+    assert_eq!(chv(&card, PIN).0, 0);
+    let ro = open(&mut m, false);
+    let h = open(&mut m, true);
+    // A R/O session open: refused before any APDU, like C_Login(CKU_SO).
+    let before = apdus(&card);
+    assert_eq!(
+        rv(m.login(h, CKU_CONTEXT_SPECIFIC, b"12345678")),
+        CKR_SESSION_READ_ONLY_EXISTS
+    );
+    m.close_session(ro).unwrap();
+    // A value outside the PUK's bounds costs nothing.
+    assert_eq!(
+        rv(m.login(h, CKU_CONTEXT_SPECIFIC, b"1234")),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(apdus(&card), before);
+    // A wrong PUK costs exactly one PUK try; the right one restores it.
+    assert_eq!(
+        rv(m.login(h, CKU_CONTEXT_SPECIFIC, b"87654321")),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(chv(&card, PUK), (9, Some(100)));
+    m.login(h, CKU_CONTEXT_SPECIFIC, b"12345678").unwrap();
+    assert_eq!(chv(&card, PUK), (10, Some(100)));
+    // C_SetPIN(PUK, new): RESET RETRY COUNTER with the new PIN.
+    m.set_pin(h, b"12345678", b"4321").unwrap();
+    assert_eq!(chv(&card, PIN).0, 3);
+    assert_eq!(chv(&card, PUK).1, Some(99));
+    assert_eq!(flags(&mut m) & LOCK_FLAGS, 0);
+    m.login(h, CKU_USER, b"4321").unwrap();
+    // Once used, C_SetPIN is a PIN change again.
+    m.set_pin(h, b"4321", b"1357").unwrap();
+    m.logout(h).unwrap();
+    assert_eq!(rv(m.login(h, CKU_USER, b"4321")), CKR_PIN_INCORRECT);
+    m.login(h, CKU_USER, b"1357").unwrap();
+}
+
+#[test]
+fn context_specific_puk_is_dropped_by_another_login_or_logout() {
+    let (mut m, card) = module("cps3-doctor");
+    let h = open(&mut m, true);
+    m.login(h, CKU_CONTEXT_SPECIFIC, b"12345678").unwrap();
+    m.logout(h).unwrap();
+    // After the logout C_SetPIN is an ordinary change again: the PUK as old PIN is refused
+    // for its length, without touching the card.
+    let before = apdus(&card);
+    assert_eq!(rv(m.set_pin(h, b"12345678", b"4321")), CKR_PIN_INCORRECT);
+    assert_eq!(apdus(&card), before);
+    m.login(h, CKU_CONTEXT_SPECIFIC, b"12345678").unwrap();
+    m.login(h, CKU_USER, b"1234").unwrap();
+    m.set_pin(h, b"1234", b"2468").unwrap();
+    assert_eq!(chv(&card, PIN).0, 3);
+    // The contactless token has no PUK: outside an operation it is the usual error.
+    let (mut m, _) = module("cps3-contactless");
+    let h = open(&mut m, true);
+    assert_eq!(
+        rv(m.login(h, CKU_CONTEXT_SPECIFIC, b"12345678")),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+}

@@ -10,8 +10,9 @@
 #   * the unblock exactly as the Cryptolib does it, C_Login(CKU_SO, PUK) + C_InitPIN(new PIN):
 #     `--login --login-type so --so-pin … --init-pin --new-pin …`; the counter is restored and
 #     the new PIN works. (`--unlock-pin --login-type so` is refused by pkcs11-tool 0.23 itself,
-#     before any module call: its --unlock-pin is OpenSC's own C_SetPIN(PUK, new) convention,
-#     which the Cryptolib does not have; that refusal is checked too);
+#     before any module call — that refusal is checked too; its --unlock-pin speaks OpenSC's own
+#     convention, C_Login(CKU_CONTEXT_SPECIFIC, PUK) + C_SetPIN(PUK, new), which the module also
+#     accepts: `--login --login-type context-specific --so-pin … --unlock-pin --puk … --new-pin …`);
 #   * --read-object --type data --label CPS_NAME_PS: the raw value as the card stores it;
 #     CPS_ACTIVITY_01_PS only after login;
 #   * no PIN in the module's debug log.
@@ -44,6 +45,7 @@ PERSONA=cps3-doctor
 PIN=1234
 NEW_PIN=5678
 UNBLOCKED_PIN=2468
+OPENSC_UNBLOCKED_PIN=8642
 WRONG_PIN=9999
 PUK=12345678
 
@@ -211,10 +213,27 @@ else
     show "$W/unblocked.out"
 fi
 
+# OpenSC's own unblock convention, which pkcs11-tool's --unlock-pin speaks:
+# C_Login(CKU_CONTEXT_SPECIFIC, PUK) outside any operation, then C_SetPIN(PUK, new PIN).
+mark=$(vcard_trace_mark)
+if run "$W/unlock-cs.out" "${p11[@]}" --login --login-type context-specific --so-pin "$PUK" \
+    --unlock-pin --puk "$PUK" --new-pin "$OPENSC_UNBLOCKED_PIN"; then
+    pass "--unlock-pin --login-type context-specific: C_Login(CKU_CONTEXT_SPECIFIC, PUK) + C_SetPIN (PUK VERIFY answered $(answers 20 "$mark"), RESET RETRY COUNTER $(answers 2C "$mark"))"
+else
+    fail "--unlock-pin --login-type context-specific --puk $PUK --new-pin $OPENSC_UNBLOCKED_PIN failed"
+    show "$W/unlock-cs.out"
+fi
+if login_o "$W/unblocked-cs.out" "$OPENSC_UNBLOCKED_PIN" && grep -qF "CPS_PRIV_SIG" "$W/unblocked-cs.out"; then
+    pass "the PIN set by pkcs11-tool --unlock-pin logs in"
+else
+    fail "the PIN set by pkcs11-tool --unlock-pin does not log in"
+    show "$W/unblocked-cs.out"
+fi
+
 # --- no PIN in the logs -------------------------------------------------------------------
 hexpin() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n' | tr a-f A-F; }
 leaks=0
-for p in "$NEW_PIN" "$UNBLOCKED_PIN" "$PUK"; do
+for p in "$NEW_PIN" "$UNBLOCKED_PIN" "$OPENSC_UNBLOCKED_PIN" "$PUK"; do
     h=$(hexpin "$p")
     if grep -qF -- "$p" "$CPX_PKCS11_LOG" || tr -d ' ' <"$CPX_PKCS11_LOG" | grep -qiF -- "$h" ||
         tr -d ' ' <"$CPX_RUN_DIR/vcard.trace" | grep -qiF -- "$h"; then
