@@ -42,6 +42,8 @@ pub mod types;
 
 #[cfg(all(test, feature = "sim"))]
 mod tests;
+#[cfg(all(test, feature = "sim"))]
+mod tests_hostile;
 
 pub use types::*;
 
