@@ -64,6 +64,12 @@ fn abi_contract() {
             (*iface).pFunctionList as *const CK_FUNCTION_LIST,
             list as *const _
         );
+        // Some callers write into the interface they are handed (OpenSC's pkcs11-spy swaps in
+        // its own function list): the structure must be writable, as a C module's global is.
+        let original = (*iface).pFunctionList;
+        std::ptr::write_volatile(&mut (*iface).pFunctionList, null_mut());
+        assert!((*iface).pFunctionList.is_null());
+        (*iface).pFunctionList = original;
         let mut other = *b"Vendor\0";
         assert_eq!(
             p11.C_GetInterface(other.as_mut_ptr(), null_mut(), &mut iface, 0),

@@ -132,7 +132,7 @@ entry!(
     fn C_GetInterfaceList(p_interfaces_list: CK_INTERFACE_PTR, pul_count: CK_ULONG_PTR) {
         // SAFETY: spec §5.4 length protocol: pul_count is a CK_ULONG, the list has room
         // for *pul_count interfaces when non-NULL.
-        unsafe { out::out_list(&INTERFACES.0, p_interfaces_list, pul_count) }
+        unsafe { out::out_list(&INTERFACES.snapshot(), p_interfaces_list, pul_count) }
     }
 );
 
@@ -152,13 +152,16 @@ entry!(
         let name = unsafe { out::c_string(p_interface_name) };
         // SAFETY: a non-NULL version points to a CK_VERSION.
         let version = unsafe { out::read(p_version as *const CK_VERSION) };
-        let found = INTERFACES.0.iter().zip(INTERFACE_VERSIONS).find(|(i, v)| {
-            name.as_deref().map_or(true, |n| n == b"PKCS 11")
-                && version.map_or(true, |w| w.major == v.major && w.minor == v.minor)
-                && flags & !i.flags == 0
-        });
-        let (iface, _) = found.ok_or(Error::ArgumentsBad)?;
-        let p = iface as *const CK_INTERFACE as *mut CK_INTERFACE;
+        let found = INTERFACES
+            .snapshot()
+            .iter()
+            .zip(INTERFACE_VERSIONS)
+            .position(|(i, v)| {
+                name.as_deref().map_or(true, |n| n == b"PKCS 11")
+                    && version.map_or(true, |w| w.major == v.major && w.minor == v.minor)
+                    && flags & !i.flags == 0
+            });
+        let p = INTERFACES.ptr(found.ok_or(Error::ArgumentsBad)?);
         // SAFETY: pp_interface is non-NULL and writable (spec §5.4).
         unsafe { out::write(pp_interface, p) }
     }

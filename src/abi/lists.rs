@@ -5,6 +5,7 @@
 
 use super::{crypto, general, object, session, unsupported};
 use cryptoki_sys::*;
+use std::cell::UnsafeCell;
 
 /// A function list of type `$ty`: the 68 functions of 2.40, then the given extra entries.
 macro_rules! function_list {
@@ -121,17 +122,33 @@ pub(crate) static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(
     C_MessageVerifyFinal: unsupported::C_MessageVerifyFinal,
 );
 
-/// `CK_INTERFACE`s hold raw pointers, which are not `Sync`.
-pub(crate) struct Interfaces(pub(crate) [CK_INTERFACE; 2]);
+/// The interfaces, in writable memory like a C module's global array: some callers write into
+/// the `CK_INTERFACE` they are handed (OpenSC's pkcs11-spy replaces `pFunctionList` with its
+/// own list), which would fault on a read-only static.
+pub(crate) struct Interfaces(UnsafeCell<[CK_INTERFACE; 2]>);
 
-// SAFETY: the pointers refer to immutable statics (a NUL-terminated name and the function
-// lists above); nothing ever writes through them, so sharing between threads is sound.
+// SAFETY: the module itself never writes through the cell; the pointers inside refer to
+// immutable statics (a NUL-terminated name and the function lists above). A caller writing
+// into a structure it was handed does so exactly as with a C module's global.
 unsafe impl Sync for Interfaces {}
+
+impl Interfaces {
+    /// The interfaces as they are now (a copy, for listing and matching).
+    pub(crate) fn snapshot(&self) -> [CK_INTERFACE; 2] {
+        // SAFETY: plain data; the module never holds a reference into the cell.
+        unsafe { *self.0.get() }
+    }
+
+    /// The address of interface `i` (< 2), to hand to C_GetInterface callers.
+    pub(crate) fn ptr(&self, i: usize) -> *mut CK_INTERFACE {
+        (self.0.get() as *mut CK_INTERFACE).wrapping_add(i)
+    }
+}
 
 const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
 
 /// "PKCS 11" 3.0 first (the default), then "PKCS 11" 2.40.
-pub(crate) static INTERFACES: Interfaces = Interfaces([
+pub(crate) static INTERFACES: Interfaces = Interfaces(UnsafeCell::new([
     CK_INTERFACE {
         pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
         pFunctionList: &FUNCTION_LIST_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut std::ffi::c_void,
@@ -142,7 +159,7 @@ pub(crate) static INTERFACES: Interfaces = Interfaces([
         pFunctionList: &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut std::ffi::c_void,
         flags: 0,
     },
-]);
+]));
 
 #[cfg(test)]
 mod tests {
