@@ -24,6 +24,12 @@ pub struct Module {
     next_binding: u64,
     /// How long PIN counters read for C_GetTokenInfo are reused (NSS polls it).
     pub pin_status_ttl: Duration,
+    /// How long a reader scan is reused before the next call re-lists readers and cards
+    /// (0 = every call). Each scan is two PC/SC round trips and clients make hundreds of
+    /// calls a second (`pkcs11-tool -O`, NSS); the C ABI sets a short window. A card
+    /// operation that finds the card gone or reset forces the next scan.
+    pub scan_ttl: Duration,
+    last_scan: Option<Instant>,
     /// `CPX_PKCS11_PIN_CACHE`: keep the user PIN for the Cryptolib's silent
     /// re-verification (default) or ask for C_Login(CKU_CONTEXT_SPECIFIC) per signature.
     /// Read when a card is bound.
@@ -42,6 +48,8 @@ impl Module {
             next_object: 1,
             next_binding: 1,
             pin_status_ttl: Duration::from_millis(1000),
+            scan_ttl: Duration::ZERO,
+            last_scan: None,
             pin_cache: true,
         };
         m.scan();
@@ -53,9 +61,21 @@ impl Module {
 
     // ---- readers, slots, binding ----------------------------------------------------------
 
-    /// Re-lists readers: new readers get the next slot ID (stable per reader name for the
-    /// process life); a card gone or changed (other ATR) loses its binding and sessions.
+    /// A scan whatever the window: C_GetSlotList and C_WaitForSlotEvent are about readers
+    /// and cards, and the first C_GetSlotList after an insertion must see it (compat §15 #3).
+    fn rescan(&mut self) {
+        self.last_scan = None;
+        self.scan();
+    }
+
+    /// Re-lists readers (unless the last scan is younger than `scan_ttl`): new readers get
+    /// the next slot ID (stable per reader name for the process life); a card gone or
+    /// changed (other ATR) loses its binding and sessions.
     pub(super) fn scan(&mut self) {
+        if self.last_scan.is_some_and(|t| t.elapsed() < self.scan_ttl) {
+            return;
+        }
+        self.last_scan = Some(Instant::now());
         let list = match self.readers.list() {
             Ok(l) => l,
             Err(e) => {
@@ -220,6 +240,9 @@ impl Module {
     /// login on a reset by someone else (style.md §6).
     pub(super) fn card_failure(&mut self, idx: usize, e: CardError) -> Error {
         let err = Error::Card(e);
+        if err.is_removal() || err.is_reset() {
+            self.last_scan = None;
+        }
         if err.is_removal() {
             self.unbind(idx);
         } else if err.is_reset() {
@@ -265,7 +288,7 @@ impl Module {
 
     /// C_GetSlotList: every listed reader, or those holding a card.
     pub fn slot_list(&mut self, token_present: bool) -> Vec<CK_SLOT_ID> {
-        self.scan();
+        self.rescan();
         self.slots
             .iter()
             .filter(|s| s.attached && (!token_present || s.card_present))
@@ -342,7 +365,7 @@ impl Module {
     /// C_WaitForSlotEvent with CKF_DONT_BLOCK: the first slot whose card changed since the
     /// last report, else CKR_NO_EVENT.
     pub fn poll_slot_event(&mut self) -> Result<CK_SLOT_ID> {
-        self.scan();
+        self.rescan();
         for s in &mut self.slots {
             let now = s.event_state();
             if now != s.event_seen {

@@ -447,3 +447,23 @@ fn cps_data_write_and_private_objects() {
     assert!(after.starts_with(b"hello"));
     assert_eq!(after.len(), before.len(), "zero-padded to the file size");
 }
+
+/// The reader scan is coalesced within `scan_ttl` (the C ABI's setting), but a card that
+/// leaves is still noticed at the next card operation, and C_GetSlotList always re-scans.
+#[test]
+fn coalesced_scans_still_notice_removal() {
+    let (mut m, card) = module("cps3-doctor");
+    m.scan_ttl = std::time::Duration::from_secs(3600);
+    let h = open(&mut m, false);
+    card.lock().unwrap().remove();
+    // Within the window the session still looks valid to calls that need no card I/O…
+    assert!(m.session_info(h).is_ok());
+    // …but the first card operation finds the card gone and invalidates everything.
+    assert!(m.random(h, 8).is_err());
+    assert!(matches!(
+        m.session_info(h),
+        Err(Error::SessionHandleInvalid(_))
+    ));
+    card.lock().unwrap().insert();
+    assert_eq!(m.slot_list(true), vec![0], "C_GetSlotList re-scans");
+}
