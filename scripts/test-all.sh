@@ -34,6 +34,7 @@ step vcard-build cargo build --features sim --bin cpx-vcard
 step e2e-opensc bash tests/e2e/opensc.sh
 step e2e-module bash tests/e2e/module.sh
 step e2e-pin bash tests/e2e/pin.sh
+step e2e-register bash tests/e2e/register.sh
 
 echo
 echo "test-all: ${passed} steps passed, ${failed} failed${failures:+ (${failures[*]})}"

@@ -59,6 +59,11 @@ entry!(
         if let Some(old) = g.take() {
             if old.pid == pid {
                 *g = Some(old);
+                log::info!(
+                    "C_Initialize while initialized: this process loads the module twice \
+                     (e.g. directly and through p11-kit-proxy); the first loader keeps serving \
+                     the card, this one gets CKR_CRYPTOKI_ALREADY_INITIALIZED (PKCS#11 §5.4)"
+                );
                 return Err(Error::AlreadyInitialized);
             }
             log::info!("C_Initialize after fork: dropping the parent's state unused");

@@ -8,6 +8,7 @@
 //! cpx [--json] info [--reader NAME]         token, certificates, keys, data objects, PIN counters
 //! cpx [--json] pin-status [--reader NAME]   PIN tries left / max, unblock uses left
 //! cpx [--json] trace [--reader NAME] [--full]   `info`, then the APDU exchange (PIN data masked)
+//! cpx register|unregister firefox|chromium|nss|all   the module in the user's NSS databases
 //! ```
 //!
 //! Readers are PC/SC ones; a build with the `sim` feature uses the simulated cards of
@@ -23,6 +24,8 @@
 mod json;
 #[path = "cpx/recorder.rs"]
 mod recorder;
+#[path = "cpx/register.rs"]
+mod register;
 #[path = "cpx/report.rs"]
 mod report;
 
@@ -69,6 +72,10 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Register the PKCS#11 module in the user's NSS databases (Firefox, Chromium)
+    Register(register::RegisterArgs),
+    /// Remove the module from the user's NSS databases
+    Unregister(register::UnregisterArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +120,11 @@ fn main() -> ExitCode {
 
 /// Runs one command; returns what to print on stdout, or the error message.
 fn run(cli: &Cli) -> Result<String, String> {
+    match &cli.command {
+        Command::Register(args) => return register::register(args),
+        Command::Unregister(args) => return register::unregister(args),
+        _ => {}
+    }
     let config = Config::from_env();
     cpx_pkcs11::log::init(&config);
     let mut readers = open_readers(&config)?;
@@ -141,6 +153,8 @@ fn run(cli: &Cli) -> Result<String, String> {
         Command::Trace { card: args, full } => {
             card_report(cli.json, readers.as_mut(), args, Some(*full))
         }
+        // Handled above, before the readers are opened.
+        Command::Register(_) | Command::Unregister(_) => Ok(String::new()),
     }
 }
 
