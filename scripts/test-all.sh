@@ -35,6 +35,7 @@ step e2e-opensc bash tests/e2e/opensc.sh
 step e2e-module bash tests/e2e/module.sh
 step e2e-pin bash tests/e2e/pin.sh
 step e2e-register bash tests/e2e/register.sh
+step e2e-browsers bash tests/e2e/browsers.sh
 
 echo
 echo "test-all: ${passed} steps passed, ${failed} failed${failures:+ (${failures[*]})}"
