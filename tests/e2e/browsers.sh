@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: the browsers health professionals use — Debian's Firefox ESR and Chromium — do
 # TLS client authentication with the card through OUR module, as a person would: under Xvfb,
-# each with a fresh HOME and profile, the module registered in the browser's NSS database,
+# each with a fresh HOME and profile, the module registered by `cpx register firefox|chromium`,
 # opening a local https page that demands a client certificate (issue #11; test-harness.md §10,
 # cryptolib-compat.md §13).
 #
@@ -112,6 +112,8 @@ fi
 MSIM=$(realpath "$CPX_SIM_MODULE")
 grep -a -q CPX_SIM_CARDS "$MSIM" || fatal "$MSIM is not a sim build (CPX_SIM_CARDS unknown to it)"
 build_vcard
+cargo build --quiet --release --bin cpx || fatal "cargo build --release --bin cpx failed"
+CPX=$ROOT/target/release/cpx
 pass "tools present ($(firefox-esr --version 2>/dev/null | head -1); $(chromium --version 2>/dev/null | head -1); module $M)"
 
 # --- what the page must show: the card's authentication certificate ---------------------
@@ -149,6 +151,7 @@ grep -q ACCEPT "$W/s_server.log" || fatal "s_server did not start ($(tail -2 "$W
 
 # --- the display --------------------------------------------------------------------------
 # Xvfb picks a free display and writes its number to fd 3.
+: >"$W/xvfb.display"
 setsid Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$W/xvfb.log" 2>&1 3>"$W/xvfb.display" </dev/null &
 bg_pids+=("$!")
 DISPLAY=
@@ -171,15 +174,16 @@ if [[ " ${BROWSERS[*]} " == *" chromium "* ]]; then
 fi
 
 # --- one run --------------------------------------------------------------------------------
-# nssdb DIR MODULE: a fresh NSS database with the module registered and the server CA trusted.
-nssdb() {
-    local db=$1 module=$2
-    mkdir -p "$db"
-    certutil -N -d "sql:$db" --empty-password >"$db.out" 2>&1 &&
-        run "$db.modutil.out" modutil -dbdir "sql:$db" -add cpx -libfile "$module" -force &&
-        certutil -A -d "sql:$db" -n "cpx e2e server CA" -t "CT,," -i "$S/ca.pem" >>"$db.out" 2>&1 &&
-        run "$db.list.out" certutil -L -d "sql:$db" -h all &&
-        grep -q "Certificat d'Authentification CPS" "$db.list.out"
+# register BROWSER DB MODULE OUT: `cpx register BROWSER` (NSS's modutil underneath) puts the module
+# in the browser's NSS database of this HOME: Firefox's profile listed in profiles.ini,
+# Chromium's shared ~/.pki/nssdb (created); then the server CA is trusted there and certutil
+# lists the card's certificates through the module (outputs in OUT.*.out).
+register() {
+    local browser=$1 db=$2 module=$3 out=$4
+    run "$out.register.out" "$CPX" register --module "$module" "$browser" &&
+        certutil -A -d "sql:$db" -n "cpx e2e server CA" -t "CT,," -i "$S/ca.pem" >"$out.trust.out" 2>&1 &&
+        run "$out.list.out" certutil -L -d "sql:$db" -h all &&
+        grep -q "Certificat d'Authentification CPS" "$out.list.out"
 }
 
 # wait_window NAME: the id of the first window whose title starts with NAME (BROWSER_T s).
@@ -206,17 +210,26 @@ one_run() { # BROWSER MODE
         env_=(CPX_SIM_CARDS="pinpad:$PERSONA" CPX_SIM_PINPAD="$PIN,$PIN,$PIN")
     fi
     case $browser in
-    firefox) db=$profile ;;
+    firefox)
+        # The profile as Firefox lists it: profiles.ini (what `cpx register firefox` reads).
+        mkdir -p "$home/.mozilla/firefox"
+        printf '[Profile0]\nName=cpx-e2e\nIsRelative=0\nPath=%s\nDefault=1\n\n[General]\nStartWithLastProfile=1\nVersion=2\n' \
+            "$profile" >"$home/.mozilla/firefox/profiles.ini"
+        db=$profile
+        ;;
     chromium) db=$home/.pki/nssdb ;;
     esac
-    # (certutil and modutil load the module too: the browser's environment)
-    if ! (
+    # (cpx register's modutil and certutil load the module too: the browser's environment)
+    if (
         export HOME="$home"
         ((${#env_[@]} == 0)) || export "${env_[@]}"
-        nssdb "$db" "$module"
+        register "$browser" "$db" "$module" "$W/$name"
     ); then
-        fail "$name: NSS database with the module and the card's certificates ($db)"
-        show "$db.list.out"
+        pass "$name: cpx register $browser: module in $db, the card's certificates listed by certutil"
+    else
+        fail "$name: cpx register $browser, then the card's certificates in $db"
+        show "$W/$name.register.out"
+        show "$W/$name.list.out"
         return
     fi
     local port
