@@ -121,14 +121,24 @@ impl SimReaders {
     }
 
     /// Builds readers from a `CPX_SIM_CARDS` value: personas or persona directories,
-    /// comma-separated, one reader each; `pinpad:<persona>` makes that reader a PIN pad.
+    /// comma-separated, one reader each; `pinpad:<persona>` makes that reader a PIN pad,
+    /// `removed:<persona>` starts with the card out of its reader; `none` alone means no
+    /// reader at all.
     pub fn from_spec(spec: &str) -> Result<Self, String> {
         let mut r = SimReaders::new();
+        if spec.trim() == "none" {
+            return Ok(r);
+        }
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match item.strip_prefix("pinpad:") {
-                Some(persona) => r.add_pin_pad(SimCard::load(persona.trim())?),
-                None => r.add(SimCard::load(item)?),
-            };
+            if let Some(persona) = item.strip_prefix("pinpad:") {
+                r.add_pin_pad(SimCard::load(persona.trim())?);
+            } else if let Some(persona) = item.strip_prefix("removed:") {
+                let mut card = SimCard::load(persona.trim())?;
+                card.remove();
+                r.add(card);
+            } else {
+                r.add(SimCard::load(item)?);
+            }
         }
         Ok(r)
     }

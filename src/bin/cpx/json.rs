@@ -9,6 +9,7 @@ pub enum Json {
     Null,
     Bool(bool),
     Uint(u64),
+    Int(i64),
     Str(String),
     Arr(Vec<Json>),
     Obj(Vec<(&'static str, Json)>),
@@ -41,6 +42,9 @@ impl Json {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Uint(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Json::Int(n) => {
                 let _ = write!(out, "{n}");
             }
             Json::Str(s) => escape_into(s, out),

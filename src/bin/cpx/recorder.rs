@@ -2,15 +2,22 @@
 //! masked, so that the tool can show the APDUs the card layer sent.
 //!
 //! The card layer keeps its own masked trace inside each `Channel`, but does not hand it
-//! out; recording one level lower sees exactly the same bytes. The tool never sends a PIN
-//! (no VERIFY with data, no PIN change), but the masking is applied anyway, with the same
-//! rule as the channel: every data byte of VERIFY, CHANGE REFERENCE DATA and RESET RETRY
-//! COUNTER is replaced by `*` (0x2A).
+//! out; recording one level lower sees exactly the same bytes. `cpx trace` never sends a
+//! PIN, but the masking is applied to everything anyway, so that a trace can always be sent
+//! to a support desk: every data byte of VERIFY, CHANGE REFERENCE DATA and RESET RETRY
+//! COUNTER (PIN, PUK) and of PERFORM SECURITY OPERATION and INTERNAL AUTHENTICATE (data to
+//! sign, hash, cryptogram) is replaced by `*` (0x2A), and so is the answer to PSO DECIPHER
+//! (the plaintext).
 
 use std::sync::{Arc, Mutex};
 
 use cpx_pkcs11::apdu::channel::MASK_BYTE;
 use cpx_pkcs11::apdu::command::{INS_CHANGE_REFERENCE_DATA, INS_RESET_RETRY_COUNTER, INS_VERIFY};
+
+/// PERFORM SECURITY OPERATION (CDS, HASH, DECIPHER).
+const INS_PSO: u8 = 0x2A;
+/// INTERNAL AUTHENTICATE (the CPS3 authentication key's signature).
+const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
 use cpx_pkcs11::transport::{
     PinPadRequest, Protocol, ReaderFeatures, ResetSeen, Transport, TransportError,
 };
@@ -64,19 +71,41 @@ impl Recorder {
     }
 }
 
-/// True for the commands whose data is a PIN or PUK.
-fn carries_pin(c_apdu: &[u8]) -> bool {
+/// True for the commands whose data is a PIN, a PUK, data to sign or a cryptogram.
+fn carries_secret(c_apdu: &[u8]) -> bool {
     matches!(
         c_apdu.get(1),
-        Some(&(INS_VERIFY | INS_CHANGE_REFERENCE_DATA | INS_RESET_RETRY_COUNTER))
+        Some(
+            &(INS_VERIFY
+                | INS_CHANGE_REFERENCE_DATA
+                | INS_RESET_RETRY_COUNTER
+                | INS_PSO
+                | INS_INTERNAL_AUTHENTICATE)
+        )
     )
 }
 
-/// The C-APDU as it may be shown: for PIN commands everything after the header and Lc is
-/// masked (the data; a trailing Le too, harmlessly). Returns whether bytes were masked.
+/// PSO DECIPHER (`2A 80 86`, any CLA): its answer is a plaintext.
+fn answers_plaintext(c_apdu: &[u8]) -> bool {
+    matches!(c_apdu.get(1..4), Some([INS_PSO, 0x80, 0x86]))
+}
+
+/// The R-APDU as it may be shown: a plaintext's data masked, the status word kept.
+pub fn mask_response(c_apdu: &[u8], r_apdu: &[u8]) -> Vec<u8> {
+    let mut shown = r_apdu.to_vec();
+    if answers_plaintext(c_apdu) && shown.len() > 2 {
+        let n = shown.len() - 2;
+        shown[..n].fill(MASK_BYTE);
+    }
+    shown
+}
+
+/// The C-APDU as it may be shown: for secret-carrying commands everything after the header
+/// and Lc is masked (the data; a trailing Le too, harmlessly). Returns whether bytes were
+/// masked.
 pub fn mask(c_apdu: &[u8]) -> (Vec<u8>, bool) {
     let mut shown = c_apdu.to_vec();
-    if carries_pin(c_apdu) && shown.len() > 5 {
+    if carries_secret(c_apdu) && shown.len() > 5 {
         shown[5..].fill(MASK_BYTE);
         return (shown, true);
     }
@@ -98,7 +127,10 @@ impl Transport for Recorder {
         self.recording.push(Event::Exchange {
             command,
             redacted,
-            response: result.clone(),
+            response: result
+                .as_ref()
+                .map(|r| mask_response(c_apdu, r))
+                .map_err(Clone::clone),
         });
         result
     }
@@ -150,6 +182,27 @@ mod tests {
         }
         // The CPS2ter volet's VERIFY (CLA A0) too.
         assert!(mask(&[0xA0, 0x20, 0x00, 0x01, 0x01, 0x39]).1);
+    }
+
+    #[test]
+    fn signature_inputs_and_plaintexts_are_masked() {
+        // PSO CDS with a hash, INTERNAL AUTHENTICATE with a DigestInfo, chained DECIPHER.
+        for c in [
+            &[0x00, 0x2A, 0x9E, 0x9A, 0x03, 0xAA, 0xBB, 0xCC][..],
+            &[0x00, 0x88, 0x02, 0x00, 0x02, 0x30, 0x31],
+            &[0x11, 0x2A, 0x80, 0x86, 0x02, 0x00, 0x01],
+        ] {
+            let (shown, redacted) = mask(c);
+            assert!(redacted, "{c:02X?}");
+            assert!(shown[5..].iter().all(|b| *b == MASK_BYTE), "{c:02X?}");
+        }
+        let decipher = [0x00, 0x2A, 0x80, 0x86, 0x01, 0x00];
+        assert_eq!(
+            mask_response(&decipher, &[0x41, 0x42, 0x90, 0x00]),
+            [MASK_BYTE, MASK_BYTE, 0x90, 0x00]
+        );
+        let cds = [0x00, 0x2A, 0x9E, 0x9A, 0x01, 0x00];
+        assert_eq!(mask_response(&cds, &[0x41, 0x90, 0x00]), [0x41, 0x90, 0x00]);
     }
 
     #[test]

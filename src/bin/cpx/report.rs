@@ -1,5 +1,6 @@
-//! What `cpx` prints: readers, token contents, PIN counters and the APDU trace, as text
-//! for people and as JSON for scripts. Pure functions of what the card layer returned.
+//! What `cpx` prints: readers, token contents, certificates, PIN counters and the APDU
+//! trace, as text for people (French or English, `i18n`) and as JSON for scripts (English
+//! keys, stable). Pure functions of what the card layer returned.
 
 use std::fmt::Write;
 
@@ -18,15 +19,29 @@ use super::recorder::Event;
 /// Uppercase hex: no separators (JSON, identifiers), or spaced (ATRs and APDUs for people).
 pub use cpx_pkcs11::log::{hex, hex_spaced};
 
-pub fn generation_name(g: Generation) -> &'static str {
-    match g {
-        Generation::Cps3 => "CPS3",
-        Generation::Cps3Cl => "CPS3 contactless",
-        Generation::Cps4 => "CPS4",
+/// `label` padded to `width` characters, then `value`, then a newline.
+pub fn field(out: &mut String, indent: usize, width: usize, label: &str, value: &str) {
+    let pad = width.saturating_sub(label.chars().count());
+    let _ = writeln!(out, "{:indent$}{label}{:pad$}{value}", "", "");
+}
+
+/// `Lecteur :` / `Reader:` — the French colon takes a space before it.
+pub fn label(fr: &str, en: &str) -> String {
+    match crate::i18n::lang() {
+        crate::i18n::Lang::Fr => format!("{fr} : "),
+        crate::i18n::Lang::En => format!("{en}: "),
     }
 }
 
-fn generation_id(g: Generation) -> &'static str {
+pub fn generation_name(g: Generation) -> String {
+    match g {
+        Generation::Cps3 => "CPS3".into(),
+        Generation::Cps3Cl => tr!("CPS3 sans contact", "CPS3 contactless"),
+        Generation::Cps4 => "CPS4".into(),
+    }
+}
+
+pub fn generation_id(g: Generation) -> &'static str {
     match g {
         Generation::Cps3 => "cps3",
         Generation::Cps3Cl => "cps3-contactless",
@@ -34,11 +49,19 @@ fn generation_id(g: Generation) -> &'static str {
     }
 }
 
-fn role_name(r: KeyRole) -> &'static str {
+fn role_id(r: KeyRole) -> &'static str {
     match r {
         KeyRole::Authentication => "authentication",
         KeyRole::Signature => "signature",
         KeyRole::Technical => "technical",
+    }
+}
+
+fn role_name(r: KeyRole) -> String {
+    match r {
+        KeyRole::Authentication => tr!("authentification", "authentication"),
+        KeyRole::Signature => tr!("signature", "signature"),
+        KeyRole::Technical => tr!("technique", "technical"),
     }
 }
 
@@ -53,23 +76,38 @@ fn atr_guess(atr: &[u8]) -> Option<&'static layout::AtrPattern> {
 pub fn readers_text(readers: &[ReaderInfo]) -> String {
     let mut out = String::new();
     if readers.is_empty() {
-        out.push_str("no readers found\n");
+        out.push_str(&tr!("aucun lecteur trouvé\n", "no readers found\n"));
         return out;
     }
+    let w = 8;
     for r in readers {
         let _ = writeln!(out, "{}", r.name);
         if !r.card_present {
-            out.push_str("  card: none\n");
+            field(
+                &mut out,
+                2,
+                w,
+                &label("carte", "card"),
+                &tr!("aucune", "none"),
+            );
             continue;
         }
-        let _ = writeln!(out, "  card: present");
-        let _ = writeln!(out, "  ATR:  {}", hex_spaced(&r.atr));
-        match atr_guess(&r.atr) {
-            Some(p) => {
-                let _ = writeln!(out, "  CPx:  yes ({})", p.name);
-            }
-            None => out.push_str("  CPx:  no (ATR not of a CPS3/CPS4 card)\n"),
-        }
+        field(
+            &mut out,
+            2,
+            w,
+            &label("carte", "card"),
+            &tr!("présente", "present"),
+        );
+        field(&mut out, 2, w, &label("ATR", "ATR"), &hex_spaced(&r.atr));
+        let cpx = match atr_guess(&r.atr) {
+            Some(p) => tr!("oui ({})", "yes ({})", p.name),
+            None => tr!(
+                "non (ATR d'aucune carte CPS3/CPS4)",
+                "no (ATR not of a CPS3/CPS4 card)"
+            ),
+        };
+        field(&mut out, 2, w, &label("CPx", "CPx"), &cpx);
     }
     out
 }
@@ -111,36 +149,90 @@ pub enum Pin {
     Unreadable(String),
 }
 
-fn pin_line(pin: &Pin) -> String {
+impl Pin {
+    pub fn blocked(&self) -> bool {
+        matches!(self, Pin::Status(s) if s.tries_left == 0)
+    }
+
+    /// Blocked with no unblock use left: only a new card helps.
+    pub fn blocked_for_good(&self) -> bool {
+        matches!(self, Pin::Status(s) if s.tries_left == 0 && s.unblock_left == Some(0))
+    }
+}
+
+pub fn tries(n: u8) -> String {
+    if n == 1 {
+        tr!("1 essai", "1 try")
+    } else {
+        tr!("{n} essais", "{n} tries")
+    }
+}
+
+pub fn pin_line(pin: &Pin) -> String {
     match pin {
-        Pin::Absent => "none (this token has no user PIN)".into(),
-        Pin::Unreadable(e) => format!("unreadable ({e})"),
+        Pin::Absent => tr!(
+            "aucun (ce jeton n'a pas de code porteur)",
+            "none (this token has no user PIN)"
+        ),
+        Pin::Unreadable(e) => tr!("illisible ({e})", "unreadable ({e})"),
         Pin::Status(s) => {
+            let max = s.max_tries;
             let mut line = if s.tries_left == 0 {
-                format!("BLOCKED (0/{} tries left)", s.max_tries)
+                tr!(
+                    "BLOQUÉ (0/{max} essai restant)",
+                    "BLOCKED (0/{max} tries left)"
+                )
             } else {
-                format!("{}/{} tries left", s.tries_left, s.max_tries)
+                let left = s.tries_left;
+                tr!("{left}/{max} essais restants", "{left}/{max} tries left")
             };
             if s.verified {
-                line.push_str(", verified in this card session");
+                line.push_str(&tr!(
+                    ", vérifié dans cette session de la carte",
+                    ", verified in this card session"
+                ));
             }
             line
         }
     }
 }
 
-fn unblock_line(pin: &Pin) -> Option<String> {
+pub fn unblock_line(pin: &Pin) -> Option<String> {
     match pin {
         Pin::Status(PinStatus {
             unblock_left: Some(n),
             ..
-        }) => Some(format!("{n} uses left")),
-        Pin::Status(_) => Some("not reported by the card".into()),
+        }) => Some(tr!("{n} déblocages restants", "{n} uses left")),
+        Pin::Status(_) => Some(tr!("non indiqué par la carte", "not reported by the card")),
         _ => None,
     }
 }
 
-fn pin_json(pin: &Pin) -> Json {
+/// What to do about a blocked PIN, or `None`.
+pub fn blocked_advice(pin: &Pin) -> Option<String> {
+    if pin.blocked_for_good() {
+        Some(tr!(
+            "le code porteur est bloqué et le code de déblocage (PUK) est épuisé : la carte \
+             ne peut plus être débloquée. Commandez une nouvelle carte (votre ordre, ou \
+             l'ANS : esante.gouv.fr, « Commander une carte CPS »).",
+            "the PIN is blocked and the unblocking code (PUK) is used up: the card can no \
+             longer be unblocked. Order a new card (from your professional body, or ANS: \
+             esante.gouv.fr, \"Commander une carte CPS\")."
+        ))
+    } else if pin.blocked() {
+        Some(tr!(
+            "le code porteur est bloqué : débloquez-le avec le code de déblocage (PUK, 8 \
+             chiffres, reçu avec la carte) : cpx pin unblock. Sans PUK : commandez une \
+             nouvelle carte.",
+            "the PIN is blocked: unblock it with the unblocking code (PUK, 8 digits, sent \
+             with the card): cpx pin unblock. Without the PUK: order a new card."
+        ))
+    } else {
+        None
+    }
+}
+
+pub fn pin_json(pin: &Pin) -> Json {
     match pin {
         Pin::Absent => Json::Null,
         Pin::Unreadable(e) => Json::Obj(vec![("error", Json::str(e))]),
@@ -159,11 +251,22 @@ fn pin_json(pin: &Pin) -> Json {
 
 pub fn pin_status_text(reader: &str, c: &TokenContents, pin: &Pin) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Reader:   {reader}");
-    let _ = writeln!(out, "Token:    {} (serial {})", c.label, c.serial);
-    let _ = writeln!(out, "PIN:      {}", pin_line(pin));
+    let w = 16;
+    field(&mut out, 0, w, &label("Lecteur", "Reader"), reader);
+    let token = tr!("{} (numéro {})", "{} (serial {})", c.label, c.serial);
+    field(&mut out, 0, w, &label("Jeton", "Token"), &token);
+    field(
+        &mut out,
+        0,
+        w,
+        &label("Code porteur", "PIN"),
+        &pin_line(pin),
+    );
     if let Some(u) = unblock_line(pin) {
-        let _ = writeln!(out, "Unblock:  {u}");
+        field(&mut out, 0, w, &label("Déblocage", "Unblock"), &u);
+    }
+    if let Some(advice) = blocked_advice(pin) {
+        let _ = writeln!(out, "\n{}", capitalize(&advice));
     }
     out
 }
@@ -177,23 +280,131 @@ pub fn pin_status_json(reader: &str, c: &TokenContents, pin: &Pin) -> Json {
     ])
 }
 
+pub fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Certificates
 
+/// Days before expiry from which a certificate is reported as expiring soon.
+pub const EXPIRY_WARNING_DAYS: i64 = 90;
+
 /// What a certificate says, for display.
-struct CertView {
-    subject: String,
-    issuer: String,
-    serial: String,
-    bits: usize,
-    not_before: i64,
-    not_after: i64,
+pub struct CertView {
+    pub subject: String,
+    pub issuer: String,
+    pub holder: String,
+    pub issuer_cn: String,
+    pub serial: String,
+    pub bits: usize,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+/// A certificate's validity at some instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    Valid {
+        days_left: i64,
+    },
+    /// Valid, but for less than [`EXPIRY_WARNING_DAYS`] more days.
+    ExpiresSoon {
+        days_left: i64,
+    },
+    Expired {
+        days_ago: i64,
+    },
+    NotYetValid,
+}
+
+impl Validity {
+    pub fn at(v: &CertView, now: i64) -> Validity {
+        if now > v.not_after {
+            Validity::Expired {
+                days_ago: (now - v.not_after) / 86_400,
+            }
+        } else if now < v.not_before {
+            Validity::NotYetValid
+        } else {
+            let days_left = (v.not_after - now) / 86_400;
+            if days_left < EXPIRY_WARNING_DAYS {
+                Validity::ExpiresSoon { days_left }
+            } else {
+                Validity::Valid { days_left }
+            }
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Validity::Valid { .. } => "valid",
+            Validity::ExpiresSoon { .. } => "expires_soon",
+            Validity::Expired { .. } => "expired",
+            Validity::NotYetValid => "not_yet_valid",
+        }
+    }
+
+    /// Whole days left (negative once expired: minus the whole days since).
+    pub fn days_left(self, v: &CertView, now: i64) -> i64 {
+        (v.not_after - now) / 86_400
+    }
+
+    pub fn text(self) -> String {
+        match self {
+            Validity::Valid { days_left } => tr!(
+                "valide ({days_left} jours restants)",
+                "valid ({days_left} days left)"
+            ),
+            Validity::ExpiresSoon { days_left } => tr!(
+                "ATTENTION : expire dans {days_left} jours",
+                "WARNING: expires in {days_left} days"
+            ),
+            Validity::Expired { days_ago } => tr!(
+                "ERREUR : EXPIRÉ depuis {days_ago} jours",
+                "ERROR: EXPIRED {days_ago} days ago"
+            ),
+            Validity::NotYetValid => tr!(
+                "ERREUR : PAS ENCORE VALIDE (horloge de l'ordinateur ?)",
+                "ERROR: NOT YET VALID (computer clock?)"
+            ),
+        }
+    }
 }
 
 fn name_text(der: &[u8]) -> String {
     match X509Name::from_der(der) {
         Ok((_, name)) => name.to_string(),
         Err(_) => format!("(unparsable name {})", hex(der)),
+    }
+}
+
+fn common_name(der: &[u8]) -> Option<String> {
+    let (_, name) = X509Name::from_der(der).ok()?;
+    let cn = name.iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
+}
+
+/// "givenName SURNAME (CN)" when the name has a given name and a surname (CPx subjects:
+/// the CN is the holder's national identifier), else the CN.
+fn holder_name(der: &[u8]) -> Option<String> {
+    use x509_parser::oid_registry::{OID_X509_GIVEN_NAME, OID_X509_SURNAME};
+    let (_, name) = X509Name::from_der(der).ok()?;
+    let first = |oid| {
+        name.iter_by_oid(oid)
+            .next()
+            .and_then(|a| a.as_str().ok())
+            .map(str::to_string)
+    };
+    let cn = common_name(der);
+    match (first(&OID_X509_GIVEN_NAME), first(&OID_X509_SURNAME), cn) {
+        (Some(g), Some(s), Some(cn)) => Some(format!("{g} {s} ({cn})")),
+        (Some(g), Some(s), None) => Some(format!("{g} {s}")),
+        (_, _, cn) => cn,
     }
 }
 
@@ -207,11 +418,15 @@ fn integer_content(der: &[u8]) -> &[u8] {
     der.get(skip..).unwrap_or_default()
 }
 
-fn cert_view(cert: &CertInfo) -> Result<CertView, String> {
+pub fn cert_view(cert: &CertInfo) -> Result<CertView, String> {
     let f = x509::parse(&cert.der).map_err(|e| e.to_string())?;
+    let subject = name_text(&f.subject);
+    let issuer = name_text(&f.issuer);
     Ok(CertView {
-        subject: name_text(&f.subject),
-        issuer: name_text(&f.issuer),
+        holder: holder_name(&f.subject).unwrap_or_else(|| subject.clone()),
+        issuer_cn: common_name(&f.issuer).unwrap_or_else(|| issuer.clone()),
+        subject,
+        issuer,
         serial: hex(integer_content(&f.serial_der)),
         bits: f.modulus_bits,
         not_before: f.not_before,
@@ -235,15 +450,30 @@ pub fn utc(timestamp: i64) -> String {
     )
 }
 
-/// Validity of a certificate at `now`.
-fn validity_note(v: &CertView, now: i64) -> Option<&'static str> {
-    if now > v.not_after {
-        Some("EXPIRED")
-    } else if now < v.not_before {
-        Some("NOT YET VALID")
-    } else {
-        None
-    }
+/// The JSON members of a parsed certificate at `now`.
+pub fn cert_json_members(v: &CertView, now: i64) -> Vec<(&'static str, Json)> {
+    let validity = Validity::at(v, now);
+    let days = validity.days_left(v, now);
+    vec![
+        ("subject", Json::str(&v.subject)),
+        ("holder", Json::str(&v.holder)),
+        ("issuer", Json::str(&v.issuer)),
+        ("issuer_cn", Json::str(&v.issuer_cn)),
+        ("serial", Json::str(&v.serial)),
+        ("bits", Json::uint(v.bits)),
+        ("not_before", Json::str(utc(v.not_before))),
+        ("not_after", Json::str(utc(v.not_after))),
+        ("days_left", Json::Int(days)),
+        ("validity", Json::str(validity.id())),
+        (
+            "expired",
+            Json::Bool(matches!(validity, Validity::Expired { .. })),
+        ),
+        (
+            "not_yet_valid",
+            Json::Bool(validity == Validity::NotYetValid),
+        ),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -261,32 +491,38 @@ pub struct Info<'a> {
 fn key_usage_text(k: &KeyInfo) -> String {
     let mut uses = Vec::new();
     if k.can_sign {
-        uses.push("sign");
+        uses.push(tr!("signer", "sign"));
     }
     if k.can_decrypt {
-        uses.push("decrypt");
+        uses.push(tr!("déchiffrer", "decrypt"));
     }
     if k.non_repudiation {
-        uses.push("non-repudiation");
+        uses.push(tr!("non-répudiation", "non-repudiation"));
     }
     if uses.is_empty() {
-        uses.push("none");
+        uses.push(tr!("aucun", "none"));
     }
     let pin = if !k.needs_login {
-        "no PIN needed"
+        tr!("sans code porteur", "no PIN needed")
     } else if k.user_consent {
-        "PIN needed before each use"
+        tr!(
+            "code porteur avant chaque usage",
+            "PIN needed before each use"
+        )
     } else {
-        "PIN needed"
+        tr!("code porteur nécessaire", "PIN needed")
     };
     format!("{}; {pin}", uses.join(", "))
 }
 
 fn data_object_size(d: &DataObject) -> String {
     match &d.value {
-        Some(v) => format!("{} bytes", v.len()),
-        None if d.private => "size unknown until login".into(),
-        None => "not readable".into(),
+        Some(v) => tr!("{} octets", "{} bytes", v.len()),
+        None if d.private => tr!(
+            "taille inconnue avant le code porteur",
+            "size unknown until login"
+        ),
+        None => tr!("illisible", "not readable"),
     }
 }
 
@@ -294,58 +530,101 @@ impl Info<'_> {
     pub fn text(&self) -> String {
         let c = self.contents;
         let mut out = String::new();
-        let _ = writeln!(out, "Reader:        {}", self.reader);
-        let _ = writeln!(out, "ATR:           {}", hex_spaced(&c.atr));
-        let _ = writeln!(out, "Generation:    {}", generation_name(c.generation));
-        let _ = writeln!(out, "Model:         {}", c.model);
-        let _ = writeln!(out, "Token label:   {}", c.label);
-        let _ = writeln!(out, "Manufacturer:  {}", c.manufacturer);
-        let _ = writeln!(out, "Serial:        {}", c.serial);
-        let _ = writeln!(out, "PAN:           {}", c.pan);
-        let _ = writeln!(out, "PIN:           {}", pin_line(&self.pin));
+        let w = 20;
+        let f = |out: &mut String, l: String, v: &str| field(out, 0, w, &l, v);
+        f(&mut out, label("Lecteur", "Reader"), self.reader);
+        f(&mut out, label("ATR", "ATR"), &hex_spaced(&c.atr));
+        f(
+            &mut out,
+            label("Génération", "Generation"),
+            &generation_name(c.generation),
+        );
+        f(&mut out, label("Modèle", "Model"), &c.model);
+        f(&mut out, label("Libellé du jeton", "Token label"), &c.label);
+        f(
+            &mut out,
+            label("Fabricant", "Manufacturer"),
+            &c.manufacturer,
+        );
+        f(&mut out, label("Numéro de série", "Serial"), &c.serial);
+        f(&mut out, label("PAN", "PAN"), &c.pan);
+        f(&mut out, label("Code porteur", "PIN"), &pin_line(&self.pin));
         if let Some(u) = unblock_line(&self.pin) {
-            let _ = writeln!(out, "Unblock:       {u}");
+            f(&mut out, label("Déblocage", "Unblock"), &u);
         }
 
-        let _ = writeln!(out, "\nCertificates ({}):", c.certs.len());
+        let _ = writeln!(
+            out,
+            "\n{}",
+            tr!("Certificats ({}) :", "Certificates ({}):", c.certs.len())
+        );
+        let w = 16;
         for cert in &c.certs {
             let ca = if cert.authority { " [CA]" } else { "" };
             let _ = writeln!(out, "  {}{ca}", cert.label);
-            let _ = writeln!(out, "    ID:          {}", hex(&cert.id));
+            field(&mut out, 4, w, &label("ID", "ID"), &hex(&cert.id));
             match cert_view(cert) {
                 Ok(v) => {
-                    let _ = writeln!(out, "    Subject:     {}", v.subject);
-                    let _ = writeln!(out, "    Issuer:      {}", v.issuer);
-                    let _ = writeln!(out, "    Serial:      {}", v.serial);
-                    let _ = writeln!(out, "    Key:         RSA {} bits", v.bits);
-                    let _ = writeln!(out, "    Not before:  {}", utc(v.not_before));
-                    let note = validity_note(&v, self.now)
-                        .map(|n| format!("  {n}"))
-                        .unwrap_or_default();
-                    let _ = writeln!(out, "    Not after:   {}{note}", utc(v.not_after));
+                    field(&mut out, 4, w, &label("Sujet", "Subject"), &v.subject);
+                    field(&mut out, 4, w, &label("Émetteur", "Issuer"), &v.issuer);
+                    field(&mut out, 4, w, &label("Série", "Serial"), &v.serial);
+                    let key = tr!("RSA {} bits", "RSA {} bits", v.bits);
+                    field(&mut out, 4, w, &label("Clé", "Key"), &key);
+                    field(
+                        &mut out,
+                        4,
+                        w,
+                        &label("Début", "Not before"),
+                        &utc(v.not_before),
+                    );
+                    field(
+                        &mut out,
+                        4,
+                        w,
+                        &label("Fin", "Not after"),
+                        &utc(v.not_after),
+                    );
+                    let state = Validity::at(&v, self.now).text();
+                    field(&mut out, 4, w, &label("État", "Status"), &state);
                 }
                 Err(e) => {
-                    let _ = writeln!(out, "    (does not parse: {e})");
+                    let _ = writeln!(
+                        out,
+                        "    {}",
+                        tr!("(illisible : {e})", "(does not parse: {e})")
+                    );
                 }
             }
         }
 
-        let _ = writeln!(out, "\nPrivate keys ({}):", c.keys.len());
+        let _ = writeln!(
+            out,
+            "\n{}",
+            tr!("Clés privées ({}) :", "Private keys ({}):", c.keys.len())
+        );
         for k in &c.keys {
             let _ = writeln!(out, "  {}", k.label);
-            let _ = writeln!(out, "    ID:          {}", hex(&k.id));
-            let _ = writeln!(
-                out,
-                "    Role:        {} (RSA {} bits)",
-                role_name(k.role),
-                k.bits
-            );
-            let _ = writeln!(out, "    Usage:       {}", key_usage_text(k));
+            field(&mut out, 4, w, &label("ID", "ID"), &hex(&k.id));
+            let role = format!("{} (RSA {} bits)", role_name(k.role), k.bits);
+            field(&mut out, 4, w, &label("Rôle", "Role"), &role);
+            field(&mut out, 4, w, &label("Usage", "Usage"), &key_usage_text(k));
         }
 
-        let _ = writeln!(out, "\nData objects ({}):", c.data_objects.len());
+        let _ = writeln!(
+            out,
+            "\n{}",
+            tr!(
+                "Objets de données ({}) :",
+                "Data objects ({}):",
+                c.data_objects.len()
+            )
+        );
         for d in &c.data_objects {
-            let private = if d.private { "private" } else { "public" };
+            let private = if d.private {
+                tr!("privé", "private")
+            } else {
+                tr!("public", "public")
+            };
             let _ = writeln!(out, "  {} ({private}, {})", d.label, data_object_size(d));
         }
         out
@@ -363,19 +642,7 @@ impl Info<'_> {
                     ("authority", Json::Bool(cert.authority)),
                 ];
                 match cert_view(cert) {
-                    Ok(v) => {
-                        let note = validity_note(&v, self.now);
-                        m.extend([
-                            ("subject", Json::str(&v.subject)),
-                            ("issuer", Json::str(&v.issuer)),
-                            ("serial", Json::str(&v.serial)),
-                            ("bits", Json::uint(v.bits)),
-                            ("not_before", Json::str(utc(v.not_before))),
-                            ("not_after", Json::str(utc(v.not_after))),
-                            ("expired", Json::Bool(note == Some("EXPIRED"))),
-                            ("not_yet_valid", Json::Bool(note == Some("NOT YET VALID"))),
-                        ]);
-                    }
+                    Ok(v) => m.extend(cert_json_members(&v, self.now)),
                     Err(e) => m.push(("error", Json::str(e))),
                 }
                 Json::Obj(m)
@@ -388,7 +655,7 @@ impl Info<'_> {
                 Json::Obj(vec![
                     ("label", Json::str(&k.label)),
                     ("id", Json::str(hex(&k.id))),
-                    ("role", Json::str(role_name(k.role))),
+                    ("role", Json::str(role_id(k.role))),
                     ("bits", Json::uint(k.bits)),
                     ("sign", Json::Bool(k.can_sign)),
                     ("decrypt", Json::Bool(k.can_decrypt)),
@@ -468,7 +735,11 @@ pub fn totals(events: &[Event]) -> Totals {
 
 fn response_text(raw: &[u8], full: bool) -> String {
     let [data @ .., sw1, sw2] = raw else {
-        return format!("(short answer: {})", hex_spaced(raw));
+        return tr!(
+            "(réponse trop courte : {})",
+            "(short answer: {})",
+            hex_spaced(raw)
+        );
     };
     if data.is_empty() {
         return format!("{sw1:02X} {sw2:02X}");
@@ -478,31 +749,50 @@ fn response_text(raw: &[u8], full: bool) -> String {
     } else {
         format!("{} …", hex_spaced(&data[..SHORT_DATA]))
     };
-    let unit = if data.len() == 1 { "byte" } else { "bytes" };
+    let unit = match (data.len(), crate::i18n::lang()) {
+        (1, crate::i18n::Lang::Fr) => "octet",
+        (_, crate::i18n::Lang::Fr) => "octets",
+        (1, crate::i18n::Lang::En) => "byte",
+        (_, crate::i18n::Lang::En) => "bytes",
+    };
     format!("{sw1:02X} {sw2:02X}  [{} {unit}] {shown}", data.len())
 }
 
 pub fn trace_text(events: &[Event], card_count: usize, full: bool) -> String {
-    let mut out = String::from("APDU exchange (PIN data masked):\n");
+    let mut out = tr!(
+        "Échange APDU (PIN, PUK et données à signer masqués) :\n",
+        "APDU exchange (PIN, PUK and data to sign masked):\n"
+    );
     let mut n = 0;
     for e in events {
         match e {
             Event::Begin { reset } => {
                 let note = if *reset {
-                    " (card was reset by another application)"
+                    tr!(
+                        " (carte réinitialisée par une autre application)",
+                        " (card was reset by another application)"
+                    )
                 } else {
-                    ""
+                    String::new()
                 };
-                let _ = writeln!(out, "-- begin transaction{note}");
+                let _ = writeln!(
+                    out,
+                    "{}{note}",
+                    tr!("-- début de transaction", "-- begin transaction")
+                );
             }
-            Event::End => out.push_str("-- end transaction\n"),
+            Event::End => out.push_str(&tr!("-- fin de transaction\n", "-- end transaction\n")),
             Event::Exchange {
                 command,
                 redacted,
                 response,
             } => {
                 n += 1;
-                let masked = if *redacted { "  (PIN data masked)" } else { "" };
+                let masked = if *redacted {
+                    tr!("  (données masquées)", "  (data masked)")
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(out, "{n:>4} > {}{masked}", hex_spaced(command));
                 match response {
                     Ok(raw) => {
@@ -515,11 +805,11 @@ pub fn trace_text(events: &[Event], card_count: usize, full: bool) -> String {
             }
             Event::PinPad { header, response } => {
                 n += 1;
-                let _ = writeln!(
-                    out,
-                    "{n:>4} > {} (completed on the reader's PIN pad)",
-                    hex_spaced(header)
+                let pad = tr!(
+                    "(saisi sur le clavier du lecteur)",
+                    "(completed on the reader's PIN pad)"
                 );
+                let _ = writeln!(out, "{n:>4} > {} {pad}", hex_spaced(header));
                 match response {
                     Ok(raw) => {
                         let _ = writeln!(out, "     < {}", response_text(raw, full));
@@ -532,10 +822,16 @@ pub fn trace_text(events: &[Event], card_count: usize, full: bool) -> String {
         }
     }
     let t = totals(events);
+    let (apdus, sent, received) = (t.apdus, t.sent, t.received);
     let _ = writeln!(
         out,
-        "{} APDUs ({} by the card layer since bind), {} bytes sent, {} bytes received",
-        t.apdus, card_count, t.sent, t.received
+        "{}",
+        tr!(
+            "{apdus} APDU ({card_count} par la couche carte depuis la lecture), {sent} octets \
+             envoyés, {received} octets reçus",
+            "{apdus} APDUs ({card_count} by the card layer since bind), {sent} bytes sent, \
+             {received} bytes received"
+        )
     );
     out
 }
@@ -580,6 +876,7 @@ pub fn trace_json(events: &[Event], card_count: usize) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::{set_lang, with_lang, Lang};
 
     #[test]
     fn utc_dates() {
@@ -599,6 +896,7 @@ mod tests {
 
     #[test]
     fn pin_lines() {
+        set_lang(Lang::En);
         let s = PinStatus {
             tries_left: 3,
             max_tries: 3,
@@ -613,10 +911,13 @@ mod tests {
             Some("10 uses left")
         );
         assert_eq!(unblock_line(&Pin::Absent), None);
+        let fr = with_lang(Lang::Fr, || pin_line(&Pin::Status(blocked)));
+        assert_eq!(fr, "BLOQUÉ (0/3 essai restant)");
     }
 
     #[test]
     fn responses_are_shortened() {
+        set_lang(Lang::En);
         let mut raw = vec![0xAB; 100];
         raw.extend([0x90, 0x00]);
         let short = response_text(&raw, false);

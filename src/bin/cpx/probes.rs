@@ -1,0 +1,530 @@
+//! What `cpx diag` looks at outside the card, read-only: pcscd (program, process, socket,
+//! PC/SC service), the module's files, its registration in p11-kit and in the user's NSS
+//! databases (Firefox profiles, Chromium), other modules claiming the same cards, and the
+//! card cache. Nothing here writes anything.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Where the user's files are (from the environment; tests pass their own).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub home: Option<PathBuf>,
+    pub xdg_config_home: Option<PathBuf>,
+    pub xdg_data_home: Option<PathBuf>,
+    pub xdg_cache_home: Option<PathBuf>,
+    pub path: Option<OsString>,
+    /// `CPX_PKCS11_CACHE` (`off` disables the cache).
+    pub cache_setting: Option<String>,
+    /// `CPX_PKCS11_CACHE_DIR`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+fn non_empty(v: Option<OsString>) -> Option<PathBuf> {
+    v.filter(|s| !s.is_empty()).map(PathBuf::from)
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let var = |k: &str| std::env::var_os(k);
+        Env {
+            home: non_empty(var("HOME")),
+            xdg_config_home: non_empty(var("XDG_CONFIG_HOME")),
+            xdg_data_home: non_empty(var("XDG_DATA_HOME")),
+            xdg_cache_home: non_empty(var("XDG_CACHE_HOME")),
+            path: var("PATH"),
+            cache_setting: std::env::var("CPX_PKCS11_CACHE").ok(),
+            cache_dir: non_empty(var("CPX_PKCS11_CACHE_DIR")),
+        }
+    }
+
+    fn home_join(&self, rel: &str) -> Option<PathBuf> {
+        self.home.as_ref().map(|h| h.join(rel))
+    }
+
+    fn config_home(&self) -> Option<PathBuf> {
+        self.xdg_config_home
+            .clone()
+            .or_else(|| self.home_join(".config"))
+    }
+
+    fn data_home(&self) -> Option<PathBuf> {
+        self.xdg_data_home
+            .clone()
+            .or_else(|| self.home_join(".local/share"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// pcscd
+
+/// `name` in `PATH` or in the system program directories.
+pub fn find_program(env: &Env, name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = env
+        .path
+        .as_ref()
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from));
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Whether a process with this command name runs (from `/proc/*/comm`).
+pub fn process_running(name: &str) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            && fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+    })
+}
+
+/// pcsc-lite's socket (`PCSCLITE_CSOCK_NAME`, else its default), if it exists.
+pub fn pcscd_socket() -> Option<PathBuf> {
+    let p = std::env::var_os("PCSCLITE_CSOCK_NAME")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/pcscd/pcscd.comm"));
+    p.exists().then_some(p)
+}
+
+/// Whether the PC/SC service answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    Reachable,
+    /// No pcscd answered (not running, socket missing, or no permission).
+    Absent,
+    Failed(String),
+}
+
+#[cfg(feature = "pcsc")]
+pub fn pcsc_service() -> Service {
+    match pcsc::Context::establish(pcsc::Scope::User) {
+        Ok(ctx) => {
+            let _ = ctx.release();
+            Service::Reachable
+        }
+        Err(pcsc::Error::NoService) | Err(pcsc::Error::ServiceStopped) => Service::Absent,
+        Err(e) => Service::Failed(e.to_string()),
+    }
+}
+
+#[cfg(not(feature = "pcsc"))]
+pub fn pcsc_service() -> Service {
+    Service::Failed("this build of cpx has no PC/SC support".into())
+}
+
+// ---------------------------------------------------------------------------------------
+// Modules
+
+/// Who a PKCS#11 library is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleKind {
+    /// cpx-pkcs11 (also under a Cryptolib compatibility name that links to it).
+    Ours,
+    /// The Cryptolib CPS (ANS), a second module for the same cards.
+    Cryptolib,
+    /// OpenSC, whose IAS/ECC driver also claims CPS3 cards.
+    OpenSc,
+    /// p11-kit's proxy: it loads the modules p11-kit knows.
+    P11KitProxy,
+    Other,
+}
+
+/// The multiarch directory of this machine's libraries.
+pub fn multiarch_dir() -> PathBuf {
+    let triple = match std::env::consts::ARCH {
+        "x86_64" => "x86_64-linux-gnu",
+        "aarch64" => "aarch64-linux-gnu",
+        "arm" => "arm-linux-gnueabihf",
+        "x86" => "i386-linux-gnu",
+        other => other,
+    };
+    Path::new("/usr/lib").join(triple)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Classifies a library by its name and by the name of the file it resolves to.
+pub fn classify(library: &Path) -> ModuleKind {
+    let name = file_name(library);
+    let real = fs::canonicalize(library)
+        .map(|p| file_name(&p))
+        .unwrap_or_else(|_| name.clone());
+    if real.starts_with("libcpx_pkcs11") || name.starts_with("libcpx_pkcs11") {
+        ModuleKind::Ours
+    } else if name.contains("p11-kit-proxy") || real.contains("p11-kit-proxy") {
+        ModuleKind::P11KitProxy
+    } else if name.contains("cps3_pkcs11") || name.contains("cps_pkcs11") {
+        ModuleKind::Cryptolib
+    } else if name.contains("opensc-pkcs11") || real.contains("opensc-pkcs11") {
+        ModuleKind::OpenSc
+    } else {
+        ModuleKind::Other
+    }
+}
+
+/// Where the package and `scripts/install.sh` put the module.
+pub fn module_candidates() -> Vec<PathBuf> {
+    let ma = multiarch_dir();
+    vec![
+        ma.join("libcpx_pkcs11.so"),
+        ma.join("pkcs11/libcpx_pkcs11.so"),
+        PathBuf::from("/usr/local/lib/libcpx_pkcs11.so"),
+        PathBuf::from("/usr/lib64/libcpx_pkcs11.so"),
+        PathBuf::from("/usr/lib/libcpx_pkcs11.so"),
+    ]
+}
+
+pub fn installed_module() -> Option<PathBuf> {
+    module_candidates().into_iter().find(|p| p.is_file())
+}
+
+/// Cryptolib libraries installed on this machine (real files, not links to our module).
+pub fn cryptolib_files() -> Vec<PathBuf> {
+    let ma = multiarch_dir();
+    [
+        PathBuf::from("/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so"),
+        PathBuf::from("/usr/lib64/libcps3_pkcs11_lux.so"),
+        PathBuf::from("/usr/local/galss/libcps3_pkcs11_lux.so"),
+        ma.join("libcps3_pkcs11_lux.so"),
+    ]
+    .into_iter()
+    .filter(|p| p.is_file() && classify(p) == ModuleKind::Cryptolib)
+    .collect()
+}
+
+/// A module some configuration registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The module's name in that configuration (p11-kit: the file name without `.module`).
+    pub name: String,
+    pub library: PathBuf,
+    pub kind: ModuleKind,
+}
+
+/// p11-kit's module directories, system first, then the administrator's, then the user's
+/// (a later file of the same name replaces an earlier one).
+pub fn p11kit_dirs(env: &Env) -> Vec<PathBuf> {
+    let mut dirs = vec![
+        PathBuf::from("/usr/share/p11-kit/modules"),
+        PathBuf::from("/etc/pkcs11/modules"),
+    ];
+    if let Some(c) = env.config_home() {
+        dirs.push(c.join("pkcs11/modules"));
+    }
+    dirs
+}
+
+/// The `module:` of a p11-kit module file; a relative path is in p11-kit's module
+/// directory.
+pub fn parse_p11kit_module(text: &str) -> Option<PathBuf> {
+    let value = text.lines().find_map(|l| {
+        let l = l.trim();
+        let rest = l.strip_prefix("module")?.trim_start();
+        rest.strip_prefix(':').map(str::trim)
+    })?;
+    if value.is_empty() {
+        return None;
+    }
+    let p = PathBuf::from(value);
+    Some(if p.is_absolute() {
+        p
+    } else {
+        multiarch_dir().join("pkcs11").join(p)
+    })
+}
+
+pub fn p11kit_modules(env: &Env) -> Vec<Registered> {
+    let mut by_name: BTreeMap<String, Option<Registered>> = BTreeMap::new();
+    for dir in p11kit_dirs(env) {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            if f.extension().and_then(|e| e.to_str()) != Some("module") {
+                continue;
+            }
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = fs::read_to_string(&f).unwrap_or_default();
+            let reg = parse_p11kit_module(&text).map(|library| Registered {
+                name: name.clone(),
+                kind: classify(&library),
+                library,
+            });
+            by_name.insert(name, reg);
+        }
+    }
+    by_name.into_values().flatten().collect()
+}
+
+/// One NSS database of the user.
+#[derive(Debug, Clone)]
+pub struct NssDb {
+    /// `firefox` or `chromium`.
+    pub app: &'static str,
+    /// The Firefox profile's name, or the database directory for Chromium.
+    pub label: String,
+    pub dir: PathBuf,
+    /// The modules of `pkcs11.txt`, or why they could not be read.
+    pub modules: Result<Vec<Registered>, String>,
+}
+
+/// The modules of an NSS `pkcs11.txt` (sql format): blocks of `key=value` lines; the
+/// internal module (no `library=`) is left out.
+pub fn parse_pkcs11_txt(text: &str) -> Vec<Registered> {
+    let mut out = Vec::new();
+    let mut library = None;
+    let mut name = None;
+    let mut flush = |library: &mut Option<String>, name: &mut Option<String>| {
+        if let Some(lib) = library.take().filter(|l| !l.is_empty()) {
+            let path = PathBuf::from(&lib);
+            out.push(Registered {
+                name: name.take().unwrap_or_default(),
+                kind: classify(&path),
+                library: path,
+            });
+        }
+        *name = None;
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            flush(&mut library, &mut name);
+        } else if let Some(v) = line.strip_prefix("library=") {
+            library = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("name=") {
+            name = Some(v.trim().trim_matches('"').to_string());
+        }
+    }
+    flush(&mut library, &mut name);
+    out
+}
+
+fn read_nss_db(dir: &Path) -> Result<Vec<Registered>, String> {
+    let txt = dir.join("pkcs11.txt");
+    match fs::read_to_string(&txt) {
+        Ok(t) => Ok(parse_pkcs11_txt(&t)),
+        Err(_) if dir.join("secmod.db").exists() => Err("secmod.db".into()),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Firefox profile directories from a `profiles.ini`.
+pub fn parse_profiles_ini(root: &Path, text: &str) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let (mut name, mut path, mut relative) = (None::<String>, None::<String>, true);
+    let mut flush = |section: &str, name: &mut Option<String>, path: &mut Option<String>, rel| {
+        if section.starts_with("Profile") {
+            if let Some(p) = path.take() {
+                let dir = if rel {
+                    root.join(&p)
+                } else {
+                    PathBuf::from(&p)
+                };
+                out.push((name.take().unwrap_or(p), dir));
+            }
+        }
+        *name = None;
+        *path = None;
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            flush(&section, &mut name, &mut path, relative);
+            section = s.to_string();
+            relative = true;
+        } else if let Some(v) = line.strip_prefix("Name=") {
+            name = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("Path=") {
+            path = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("IsRelative=") {
+            relative = v.trim() != "0";
+        }
+    }
+    flush(&section, &mut name, &mut path, relative);
+    out
+}
+
+/// The user's NSS databases: each Firefox profile (Debian, snap, flatpak), Chromium's.
+pub fn nss_dbs(env: &Env) -> Vec<NssDb> {
+    let mut out = Vec::new();
+    let roots = [
+        ".mozilla/firefox",
+        "snap/firefox/common/.mozilla/firefox",
+        ".var/app/org.mozilla.firefox/.mozilla/firefox",
+    ];
+    for root in roots.iter().filter_map(|r| env.home_join(r)) {
+        let Ok(ini) = fs::read_to_string(root.join("profiles.ini")) else {
+            continue;
+        };
+        for (name, dir) in parse_profiles_ini(&root, &ini) {
+            if dir.is_dir() {
+                out.push(NssDb {
+                    app: "firefox",
+                    label: name,
+                    modules: read_nss_db(&dir),
+                    dir,
+                });
+            }
+        }
+    }
+    let chromium = [
+        env.data_home().map(|d| d.join("pki/nssdb")),
+        env.home_join(".pki/nssdb"),
+    ];
+    // Chromium uses the first that exists.
+    if let Some(dir) = chromium.into_iter().flatten().find(|d| d.is_dir()) {
+        out.push(NssDb {
+            app: "chromium",
+            label: dir.display().to_string(),
+            modules: read_nss_db(&dir),
+            dir,
+        });
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Cache
+
+/// The card cache directory and what is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheState {
+    pub dir: PathBuf,
+    pub disabled: bool,
+    pub exists: bool,
+    pub entries: usize,
+    pub bytes: u64,
+    /// The directory is private to its owner (no group/other permission bits).
+    pub private: bool,
+    /// Owned by the user running `cpx`.
+    pub owned: bool,
+}
+
+pub fn cache_dir(env: &Env) -> Option<PathBuf> {
+    env.cache_dir.clone().or_else(|| {
+        env.xdg_cache_home
+            .clone()
+            .or_else(|| env.home_join(".cache"))
+            .map(|c| c.join("cpx-pkcs11"))
+    })
+}
+
+pub fn cache_state(env: &Env) -> Option<CacheState> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = cache_dir(env)?;
+    let disabled = env
+        .cache_setting
+        .as_deref()
+        .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false" | "no"));
+    let meta = fs::metadata(&dir).ok();
+    let me = fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let (mut entries, mut bytes) = (0, 0);
+    if let Ok(list) = fs::read_dir(&dir) {
+        for e in list.flatten() {
+            if let Ok(m) = e.metadata() {
+                if m.is_file() {
+                    entries += 1;
+                    bytes += m.len();
+                }
+            }
+        }
+    }
+    Some(CacheState {
+        exists: meta.as_ref().is_some_and(fs::Metadata::is_dir),
+        private: meta
+            .as_ref()
+            .map_or(true, |m| m.permissions().mode() & 0o077 == 0),
+        owned: match (&meta, me) {
+            (Some(m), Some(uid)) => m.uid() == uid,
+            _ => true,
+        },
+        dir,
+        disabled,
+        entries,
+        bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p11kit_module_lines() {
+        assert_eq!(
+            parse_p11kit_module("# x\nmodule: /opt/x/libcpx_pkcs11.so\ncritical: no\n"),
+            Some(PathBuf::from("/opt/x/libcpx_pkcs11.so"))
+        );
+        assert_eq!(
+            parse_p11kit_module("module:libcpx_pkcs11.so"),
+            Some(multiarch_dir().join("pkcs11/libcpx_pkcs11.so"))
+        );
+        assert_eq!(parse_p11kit_module("critical: yes\n"), None);
+        assert_eq!(parse_p11kit_module("modules: x\n"), None);
+    }
+
+    #[test]
+    fn module_kinds() {
+        assert_eq!(classify(Path::new("/x/libcpx_pkcs11.so")), ModuleKind::Ours);
+        assert_eq!(
+            classify(Path::new("/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so")),
+            ModuleKind::Cryptolib
+        );
+        assert_eq!(classify(Path::new("opensc-pkcs11.so")), ModuleKind::OpenSc);
+        assert_eq!(
+            classify(Path::new("/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so")),
+            ModuleKind::P11KitProxy
+        );
+        assert_eq!(classify(Path::new("libfoo.so")), ModuleKind::Other);
+    }
+
+    #[test]
+    fn nss_pkcs11_txt() {
+        let text = "library=\nname=NSS Internal PKCS #11 Module\nparameters=configdir='sql:/x'\n\n\
+                    library=/usr/lib/x86_64-linux-gnu/libcpx_pkcs11.so\nname=CPx\n\n\
+                    library=/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so\nname=\"Module de sécurité CPS\"\n";
+        let m = parse_pkcs11_txt(text);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m[0].name, "CPx");
+        assert_eq!(m[0].kind, ModuleKind::Ours);
+        assert_eq!(m[1].name, "Module de sécurité CPS");
+        assert_eq!(m[1].kind, ModuleKind::Cryptolib);
+    }
+
+    #[test]
+    fn firefox_profiles() {
+        let ini = "[Install4F96D1932A9F858E]\nDefault=abc.default-esr\n\n\
+                   [Profile1]\nName=work\nIsRelative=0\nPath=/srv/ff/work\n\n\
+                   [Profile0]\nName=default-esr\nIsRelative=1\nPath=abc.default-esr\nDefault=1\n\n\
+                   [General]\nStartWithLastProfile=1\n";
+        let p = parse_profiles_ini(Path::new("/h/.mozilla/firefox"), ini);
+        assert_eq!(
+            p,
+            vec![
+                ("work".to_string(), PathBuf::from("/srv/ff/work")),
+                (
+                    "default-esr".to_string(),
+                    PathBuf::from("/h/.mozilla/firefox/abc.default-esr")
+                ),
+            ]
+        );
+    }
+}
