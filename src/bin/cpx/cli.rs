@@ -392,10 +392,12 @@ fn registration(name: &'static str) -> Command {
                 ))
         })
         .mut_arg("name", |a| {
-            a.value_name(word("NOM", "NAME")).hide_default_value(true).help(tr!(
-                "Nom du module dans les bases NSS (par défaut : cpx-pkcs11)",
-                "The module's name in the NSS databases (default: cpx-pkcs11)"
-            ))
+            a.value_name(word("NOM", "NAME"))
+                .hide_default_value(true)
+                .help(tr!(
+                    "Nom du module dans les bases NSS (par défaut : cpx-pkcs11)",
+                    "The module's name in the NSS databases (default: cpx-pkcs11)"
+                ))
         })
         .mut_arg("db", |a| {
             a.value_name(word("RÉP", "DIR")).help(tr!(
@@ -625,8 +627,13 @@ mod tests {
             p(&["pin", "change", "--pin-stdin", "--reader", "x"]).cmd,
             Cmd::PinChange { card: CardArgs { reader: Some(r) }, stdin: true } if r == "x"
         ));
-        assert!(matches!(p(&["pin-status"]).cmd, Cmd::PinStatus(CardArgs { reader: None })));
-        let Cmd::Certs { export: Some(e), .. } = p(&["certs", "--der", "auth", "-o", "a.der"]).cmd
+        assert!(matches!(
+            p(&["pin-status"]).cmd,
+            Cmd::PinStatus(CardArgs { reader: None })
+        ));
+        let Cmd::Certs {
+            export: Some(e), ..
+        } = p(&["certs", "--der", "auth", "-o", "a.der"]).cmd
         else {
             panic!("certs");
         };
@@ -639,7 +646,10 @@ mod tests {
             }
         );
         assert!(matches!(p(&["register", "firefox"]).cmd, Cmd::Register(_)));
-        assert!(matches!(p(&["unregister", "all", "--name", "x"]).cmd, Cmd::Unregister(_)));
+        assert!(matches!(
+            p(&["unregister", "all", "--name", "x"]).cmd,
+            Cmd::Unregister(_)
+        ));
     }
 
     #[test]

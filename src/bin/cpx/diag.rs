@@ -7,7 +7,6 @@
 //! `module_conflict`, `cache`.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use cpx_pkcs11::apdu::CardError;
 use cpx_pkcs11::cpx::CpxCard;
@@ -469,19 +468,17 @@ fn certificates_check(card: &CpxCard, now: i64) -> Check {
     }
 }
 
-fn register_fix(dir: &Path, library: &Path) -> String {
-    format!(
-        "modutil -dbdir sql:{} -add \"CPx\" -libfile {}",
-        dir.display(),
-        library.display()
-    )
+/// `cpx register` for that database's application.
+fn register_fix(app: &str) -> String {
+    if app == "firefox" {
+        "cpx register firefox".into()
+    } else {
+        "cpx register chromium".into()
+    }
 }
 
 fn module_checks(env: &Env, out: &mut Vec<Check>) {
     let installed = probes::installed_module();
-    let library = installed
-        .clone()
-        .unwrap_or_else(|| probes::multiarch_dir().join("pkcs11/libcpx_pkcs11.so"));
     out.push(match &installed {
         Some(p) => check(
             "module_installed",
@@ -594,7 +591,7 @@ fn module_checks(env: &Env, out: &mut Vec<Check>) {
                     "{app}: module not registered, the browser does not see the card"
                 ),
             )
-            .fix(register_fix(&db.dir, &library)),
+            .fix(register_fix(db.app)),
         });
         for m in modules {
             if matches!(m.kind, ModuleKind::Cryptolib | ModuleKind::OpenSc) {
