@@ -196,7 +196,7 @@ fn abi_contract() {
         );
         assert_eq!(
             p11.C_SeedRandom(h, null_mut(), 0),
-            CKR_FUNCTION_NOT_SUPPORTED
+            CKR_RANDOM_SEED_NOT_SUPPORTED
         );
 
         // Find the signature certificate.

@@ -5,17 +5,53 @@
 
 use super::out;
 use super::with_module;
+use crate::p11::{mechanism, Error, InitOp, Mechanism, Module, Result};
 use cryptoki_sys::*;
+
+/// The mechanism of a *Init, read only once the state checks passed
+/// ([`Module::init_check`]: session, key handle, mechanism type); its parameter only for a
+/// mechanism that takes one, within bounds (`out::mechanism`).
+///
+/// # Safety
+/// A non-NULL `p` points to a `CK_MECHANISM` whose parameter is as it says.
+unsafe fn checked_mechanism(
+    m: &mut Module,
+    h: CK_SESSION_HANDLE,
+    op: InitOp,
+    key: CK_OBJECT_HANDLE,
+    p: CK_MECHANISM_PTR,
+) -> Result<Mechanism> {
+    let mut header = None;
+    m.init_check(h, op, key, || {
+        // SAFETY: a non-NULL p points to a CK_MECHANISM (caller's contract).
+        header = unsafe { out::mechanism_header(p) };
+        header.map(|x| x.mechanism)
+    })?;
+    let header = header.ok_or(Error::ArgumentsBad)?;
+    // SAFETY: caller's contract; read only for PSS mechanisms, within MAX_MECHANISM_PARAM.
+    unsafe { out::mechanism(&header, mechanism::is_pss(header.mechanism)) }
+}
+
+/// An argument error of a call that runs an operation ends it, as any other failure does
+/// (PKCS#11 2.40 §5.2; CKR_BUFFER_TOO_SMALL and length queries are not errors here).
+fn ended_on_error<T>(m: &mut Module, h: CK_SESSION_HANDLE, r: Result<T>) -> Result<T> {
+    if r.is_err() {
+        m.end_operation(h);
+    }
+    r
+}
 
 /// Declares `C_<Op>Init(session, mechanism, key)`.
 macro_rules! init_entry {
-    ($(#[$m:meta])* $name:ident => $method:ident) => {
+    ($(#[$m:meta])* $name:ident => $method:ident, $op:expr) => {
         entry!(
             $(#[$m])*
             fn $name(h_session: CK_SESSION_HANDLE, p_mechanism: CK_MECHANISM_PTR, h_key: CK_OBJECT_HANDLE) {
-                // SAFETY: p_mechanism points to a CK_MECHANISM with its parameter (spec).
-                let mech = unsafe { out::read_mechanism(p_mechanism) };
-                with_module(|m| m.$method(h_session, &mech?, h_key))
+                with_module(|m| {
+                    // SAFETY: p_mechanism points to a CK_MECHANISM with its parameter (spec).
+                    let mech = unsafe { checked_mechanism(m, h_session, $op, h_key, p_mechanism) }?;
+                    m.$method(h_session, &mech, h_key)
+                })
             }
         );
     };
@@ -33,11 +69,15 @@ macro_rules! single_entry {
                 p_out: CK_BYTE_PTR,
                 pul_out_len: CK_ULONG_PTR,
             ) {
-                // SAFETY: p_data points to ul_data_len bytes (spec).
-                let data = unsafe { out::in_data(p_data, ul_data_len) };
-                // SAFETY: pul_out_len points to a CK_ULONG (spec length protocol).
-                let cap = unsafe { out::out_capacity(p_out, pul_out_len) };
-                let output = with_module(|m| m.$method(h_session, data?, cap?))?;
+                let output = with_module(|m| {
+                    m.session_check(h_session)?;
+                    // SAFETY: p_data points to ul_data_len bytes (spec), bounded.
+                    let data = unsafe { out::in_data(p_data, ul_data_len) };
+                    // SAFETY: pul_out_len points to a CK_ULONG (spec length protocol).
+                    let cap = unsafe { out::out_capacity(p_out, pul_out_len) };
+                    let (data, cap) = ended_on_error(m, h_session, data.and_then(|d| Ok((d, cap?))))?;
+                    m.$method(h_session, data, cap)
+                })?;
                 // SAFETY: p_out has *pul_out_len writable bytes when non-NULL (spec).
                 unsafe { out::put(output, p_out, pul_out_len) }
             }
@@ -51,9 +91,13 @@ macro_rules! final_entry {
         entry!(
             $(#[$m])*
             fn $name(h_session: CK_SESSION_HANDLE, p_out: CK_BYTE_PTR, pul_out_len: CK_ULONG_PTR) {
-                // SAFETY: pul_out_len points to a CK_ULONG (spec length protocol).
-                let cap = unsafe { out::out_capacity(p_out, pul_out_len) };
-                let output = with_module(|m| m.$method(h_session, cap?))?;
+                let output = with_module(|m| {
+                    m.session_check(h_session)?;
+                    // SAFETY: pul_out_len points to a CK_ULONG (spec length protocol).
+                    let cap = unsafe { out::out_capacity(p_out, pul_out_len) };
+                    let cap = ended_on_error(m, h_session, cap)?;
+                    m.$method(h_session, cap)
+                })?;
                 // SAFETY: p_out has *pul_out_len writable bytes when non-NULL (spec).
                 unsafe { out::put(output, p_out, pul_out_len) }
             }
@@ -67,9 +111,13 @@ macro_rules! update_entry {
         entry!(
             $(#[$m])*
             fn $name(h_session: CK_SESSION_HANDLE, p_part: CK_BYTE_PTR, ul_part_len: CK_ULONG) {
-                // SAFETY: p_part points to ul_part_len bytes (spec).
-                let part = unsafe { out::in_slice(p_part, ul_part_len) };
-                with_module(|m| m.$method(h_session, part?))
+                with_module(|m| {
+                    m.session_check(h_session)?;
+                    // SAFETY: p_part points to ul_part_len bytes (spec), bounded.
+                    let part = unsafe { out::in_slice(p_part, ul_part_len) };
+                    let part = ended_on_error(m, h_session, part)?;
+                    m.$method(h_session, part)
+                })
             }
         );
     };
@@ -79,7 +127,7 @@ init_entry!(
     /// C_SignInit (PKCS#11 2.40 §5.12): bad key → CKR_KEY_HANDLE_INVALID, wrong key →
     /// CKR_KEY_TYPE_INCONSISTENT, not logged in → CKR_USER_NOT_LOGGED_IN (contactless:
     /// no login needed), PSS parameters checked (cryptolib-compat §14).
-    C_SignInit => sign_init
+    C_SignInit => sign_init, InitOp::Sign
 );
 single_entry!(
     /// C_Sign (PKCS#11 2.40 §5.12): signature length from the key, never by signing
@@ -97,7 +145,7 @@ final_entry!(
 
 init_entry!(
     /// C_VerifyInit (PKCS#11 2.40 §5.13): software, with the certificate's public key.
-    C_VerifyInit => verify_init
+    C_VerifyInit => verify_init, InitOp::Verify
 );
 
 entry!(
@@ -110,11 +158,15 @@ entry!(
         p_signature: CK_BYTE_PTR,
         ul_signature_len: CK_ULONG,
     ) {
-        // SAFETY: each pointer points to its length in bytes (spec §5.13).
-        let data = unsafe { out::in_data(p_data, ul_data_len) };
-        // SAFETY: as above.
-        let sig = unsafe { out::in_data(p_signature, ul_signature_len) };
-        with_module(|m| m.verify(h_session, data?, sig?))
+        with_module(|m| {
+            m.session_check(h_session)?;
+            // SAFETY: each pointer points to its length in bytes (spec §5.13), bounded.
+            let data = unsafe { out::in_data(p_data, ul_data_len) };
+            // SAFETY: as above.
+            let sig = unsafe { out::in_data(p_signature, ul_signature_len) };
+            let (data, sig) = ended_on_error(m, h_session, data.and_then(|d| Ok((d, sig?))))?;
+            m.verify(h_session, data, sig)
+        })
     }
 );
 update_entry!(
@@ -129,16 +181,20 @@ entry!(
         p_signature: CK_BYTE_PTR,
         ul_signature_len: CK_ULONG,
     ) {
-        // SAFETY: p_signature points to ul_signature_len bytes (spec §5.13).
-        let sig = unsafe { out::in_data(p_signature, ul_signature_len) };
-        with_module(|m| m.verify_final(h_session, sig?))
+        with_module(|m| {
+            m.session_check(h_session)?;
+            // SAFETY: p_signature points to ul_signature_len bytes (spec §5.13), bounded.
+            let sig = unsafe { out::in_data(p_signature, ul_signature_len) };
+            let sig = ended_on_error(m, h_session, sig)?;
+            m.verify_final(h_session, sig)
+        })
     }
 );
 
 init_entry!(
     /// C_EncryptInit (PKCS#11 2.40 §5.8): CKM_RSA_PKCS with the authentication public
     /// key, in software (cryptolib-compat §7.2).
-    C_EncryptInit => encrypt_init
+    C_EncryptInit => encrypt_init, InitOp::Encrypt
 );
 single_entry!(
     /// C_Encrypt (PKCS#11 2.40 §5.8): single part; NULL data → CKR_ARGUMENTS_BAD.
@@ -148,7 +204,7 @@ single_entry!(
 init_entry!(
     /// C_DecryptInit (PKCS#11 2.40 §5.9): unknown key → CKR_OBJECT_HANDLE_INVALID as
     /// ANS's tests expect (cryptolib-compat §14).
-    C_DecryptInit => decrypt_init
+    C_DecryptInit => decrypt_init, InitOp::Decrypt
 );
 single_entry!(
     /// C_Decrypt (PKCS#11 2.40 §5.9): PKCS#1 v1.5 on the card; a size query answers the
@@ -166,13 +222,18 @@ entry!(
         p_part: CK_BYTE_PTR,
         pul_part_len: CK_ULONG_PTR,
     ) {
-        // SAFETY: p_encrypted_part points to ul_encrypted_part_len bytes (spec §5.9).
-        let data = unsafe { out::in_slice(p_encrypted_part, ul_encrypted_part_len) };
-        if pul_part_len.is_null() {
-            with_module(|_| Ok(()))?;
-            return Err(crate::p11::Error::ArgumentsBad);
-        }
-        let output = with_module(|m| m.decrypt_update(h_session, data?))?;
+        let output = with_module(|m| {
+            m.session_check(h_session)?;
+            // SAFETY: p_encrypted_part points to ul_encrypted_part_len bytes (spec §5.9).
+            let data = unsafe { out::in_slice(p_encrypted_part, ul_encrypted_part_len) };
+            let data = if pul_part_len.is_null() {
+                Err(Error::ArgumentsBad)
+            } else {
+                data
+            };
+            let data = ended_on_error(m, h_session, data)?;
+            m.decrypt_update(h_session, data)
+        })?;
         // SAFETY: pul_part_len points to a CK_ULONG, p_part to *pul_part_len bytes.
         unsafe { out::put(output, p_part, pul_part_len) }
     }
@@ -185,9 +246,11 @@ final_entry!(
 entry!(
     /// C_DigestInit (PKCS#11 2.40 §5.10): CKM_SHA_1, CKM_SHA256 in software.
     fn C_DigestInit(h_session: CK_SESSION_HANDLE, p_mechanism: CK_MECHANISM_PTR) {
-        // SAFETY: p_mechanism points to a CK_MECHANISM (spec §5.10).
-        let mech = unsafe { out::read_mechanism(p_mechanism) };
-        with_module(|m| m.digest_init(h_session, &mech?))
+        with_module(|m| {
+            // SAFETY: p_mechanism points to a CK_MECHANISM (spec §5.10).
+            let mech = unsafe { checked_mechanism(m, h_session, InitOp::Digest, 0, p_mechanism) }?;
+            m.digest_init(h_session, &mech)
+        })
     }
 );
 single_entry!(
@@ -211,11 +274,13 @@ entry!(
         p_random: CK_BYTE_PTR,
         ul_random_len: CK_ULONG,
     ) {
-        if p_random.is_null() && ul_random_len > 0 {
-            with_module(|_| Ok(()))?;
-            return Err(crate::p11::Error::ArgumentsBad);
-        }
-        let bytes = with_module(|m| m.random(h_session, ul_random_len as usize))?;
+        let bytes = with_module(|m| {
+            m.session_check(h_session)?;
+            if (p_random.is_null() && ul_random_len > 0) || ul_random_len > out::MAX_RANDOM {
+                return Err(Error::ArgumentsBad);
+            }
+            m.random(h_session, ul_random_len as usize)
+        })?;
         let mut n = ul_random_len;
         // SAFETY: p_random has ul_random_len writable bytes (spec §5.15); bytes has
         // exactly that length.

@@ -48,13 +48,7 @@ entry!(
                 fns[0]
             );
         }
-        let mut g = match super::MODULE.lock() {
-            Ok(g) => g,
-            Err(p) => {
-                super::MODULE.clear_poison();
-                p.into_inner()
-            }
-        };
+        let mut g = super::lock();
         let pid = std::process::id();
         if let Some(old) = g.take() {
             if old.pid == pid {
@@ -84,13 +78,7 @@ entry!(
         if !p_reserved.is_null() {
             return Err(Error::ArgumentsBad);
         }
-        let mut g = match super::MODULE.lock() {
-            Ok(g) => g,
-            Err(p) => {
-                super::MODULE.clear_poison();
-                p.into_inner()
-            }
-        };
+        let mut g = super::lock();
         match g.take() {
             Some(old) if old.pid == std::process::id() => Ok(()),
             Some(old) => {

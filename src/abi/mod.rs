@@ -69,19 +69,42 @@ pub(crate) fn guard(name: &'static str, f: impl FnOnce() -> Result<()>) -> CK_RV
     }
 }
 
-/// The lock; a poisoned lock (a panic while holding it) is CKR_GENERAL_ERROR until
-/// C_Finalize clears it.
-fn lock() -> Result<MutexGuard<'static, Option<Global>>> {
-    MODULE
-        .lock()
-        .map_err(|_| Error::Internal("module lock poisoned"))
+/// The lock. A poisoned lock (a panic while holding it, outside [`with_module`]'s own
+/// recovery) is recovered: the panicking call already answered CKR_GENERAL_ERROR, and the
+/// state it may have left half-done is repaired ([`Module::recover_after_panic`]). One bad
+/// call never makes every later call fail (`style.md` §5).
+fn lock() -> MutexGuard<'static, Option<Global>> {
+    MODULE.lock().unwrap_or_else(|poisoned| {
+        log::error!("module lock poisoned by a panic: recovering");
+        MODULE.clear_poison();
+        let mut g = poisoned.into_inner();
+        if let Some(global) = g.as_mut() {
+            global.module.recover_after_panic();
+        }
+        g
+    })
 }
 
 /// Runs `f` on the initialised module (of this process), else CKR_CRYPTOKI_NOT_INITIALIZED.
+/// A panic inside `f` is caught here, while the lock is held: the module is repaired, the
+/// lock released unpoisoned, and the panic goes on to [`guard`] (CKR_GENERAL_ERROR).
 pub(crate) fn with_module<T>(f: impl FnOnce(&mut Module) -> Result<T>) -> Result<T> {
-    let mut g = lock()?;
-    match g.as_mut() {
-        Some(global) if global.pid == std::process::id() => f(&mut global.module),
-        _ => Err(Error::NotInitialized),
-    }
+    let mut g = lock();
+    let panic = match g.as_mut() {
+        Some(global) if global.pid == std::process::id() => {
+            match catch_unwind(AssertUnwindSafe(|| f(&mut global.module))) {
+                Ok(r) => return r,
+                Err(payload) => {
+                    global.module.recover_after_panic();
+                    payload
+                }
+            }
+        }
+        _ => return Err(Error::NotInitialized),
+    };
+    drop(g);
+    std::panic::resume_unwind(panic)
 }
+
+#[cfg(all(test, feature = "sim"))]
+mod tests;

@@ -13,9 +13,13 @@ entry!(
         p_template: CK_ATTRIBUTE_PTR,
         ul_count: CK_ULONG,
     ) {
-        // SAFETY: p_template points to ul_count CK_ATTRIBUTEs (spec §5.7).
-        let template = unsafe { out::read_template(p_template, ul_count) };
-        with_module(|m| m.find_init(h_session, &template?))
+        with_module(|m| {
+            m.find_init_check(h_session)?;
+            // SAFETY: p_template points to ul_count CK_ATTRIBUTEs (spec §5.7).
+            let template =
+                unsafe { out::read_template(p_template, ul_count, Error::ArgumentsBad) }?;
+            m.find_init(h_session, &template)
+        })
     }
 );
 
@@ -27,11 +31,14 @@ entry!(
         ul_max_object_count: CK_ULONG,
         pul_object_count: CK_ULONG_PTR,
     ) {
-        if pul_object_count.is_null() || (ph_object.is_null() && ul_max_object_count > 0) {
-            with_module(|_| Ok(()))?;
-            return Err(Error::ArgumentsBad);
-        }
-        let found = with_module(|m| m.find_next(h_session, ul_max_object_count as usize))?;
+        let found = with_module(|m| {
+            m.session_check(h_session)?;
+            if pul_object_count.is_null() || (ph_object.is_null() && ul_max_object_count > 0) {
+                return Err(Error::ArgumentsBad);
+            }
+            let max = usize::try_from(ul_max_object_count).unwrap_or(usize::MAX);
+            m.find_next(h_session, max)
+        })?;
         let mut n = found.len() as CK_ULONG;
         // SAFETY: ph_object has room for ul_max_object_count ≥ found.len() handles and
         // pul_object_count points to a CK_ULONG (spec §5.7); out_list writes both.
@@ -64,9 +71,12 @@ entry!(
         p_template: CK_ATTRIBUTE_PTR,
         ul_count: CK_ULONG,
     ) {
-        // SAFETY: p_template points to ul_count CK_ATTRIBUTEs (spec §5.7).
-        let types = unsafe { out::template_types(p_template, ul_count) };
-        let values = with_module(|m| m.get_attributes(h_session, h_object, &types?))?;
+        let values = with_module(|m| {
+            m.object_check(h_session, h_object)?;
+            // SAFETY: p_template points to ul_count CK_ATTRIBUTEs (spec §5.7).
+            let types = unsafe { out::template_types(p_template, ul_count) }?;
+            m.get_attributes(h_session, h_object, &types)
+        })?;
         // SAFETY: as above, with writable pValue buffers of ulValueLen bytes.
         unsafe { out::fill_template(p_template, ul_count, &values) }
     }
@@ -81,8 +91,12 @@ entry!(
         p_template: CK_ATTRIBUTE_PTR,
         ul_count: CK_ULONG,
     ) {
-        // SAFETY: p_template points to ul_count CK_ATTRIBUTEs (spec §5.7).
-        let template = unsafe { out::read_template(p_template, ul_count) };
-        with_module(|m| m.set_attributes(h_session, h_object, &template?))
+        with_module(|m| {
+            m.object_check(h_session, h_object)?;
+            // SAFETY: p_template points to ul_count CK_ATTRIBUTEs (spec §5.7).
+            let template =
+                unsafe { out::read_template(p_template, ul_count, Error::TemplateInconsistent) }?;
+            m.set_attributes(h_session, h_object, &template)
+        })
     }
 );

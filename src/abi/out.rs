@@ -10,12 +10,31 @@ use crate::p11::{Attr, AttrLookup, Error, Mechanism, Output, Result};
 use cryptoki_sys::*;
 use std::slice;
 
+/// Upper bounds on what a caller's number may size (issue 7): anything larger is refused
+/// before caller memory is read or anything is allocated.
+/// A mechanism parameter (the largest we take, CK_RSA_PKCS_PSS_PARAMS, is 24 bytes).
+pub(crate) const MAX_MECHANISM_PARAM: CK_ULONG = 512;
+/// Entries of a template.
+pub(crate) const MAX_TEMPLATE: CK_ULONG = 256;
+/// One attribute value in a search or write template (CPS_DATA is a few hundred bytes).
+pub(crate) const MAX_ATTRIBUTE_VALUE: CK_ULONG = 64 * 1024;
+/// Input of one cryptographic call (data, signature, cryptogram, part).
+pub(crate) const MAX_INPUT: CK_ULONG = 1 << 30;
+/// A PIN or PUK (cards take at most 16 bytes).
+pub(crate) const MAX_PIN: CK_ULONG = 64;
+/// Random bytes in one C_GenerateRandom (8 bytes per GET CHALLENGE).
+pub(crate) const MAX_RANDOM: CK_ULONG = 64 * 1024;
+
 /// Input bytes (or template entries): null with `n > 0` → ArgumentsBad; null with `n = 0` →
-/// empty.
+/// empty; more than `max` elements → ArgumentsBad, without reading.
 ///
 /// # Safety
 /// Non-null `p` points to `n` readable `T`s that stay valid and unmodified for `'a`.
-pub(crate) unsafe fn in_slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
+pub(crate) unsafe fn in_slice_max<'a, T>(
+    p: *const T,
+    n: CK_ULONG,
+    max: CK_ULONG,
+) -> Result<&'a [T]> {
     if p.is_null() {
         return if n == 0 {
             Ok(&[])
@@ -23,8 +42,22 @@ pub(crate) unsafe fn in_slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]
             Err(Error::ArgumentsBad)
         };
     }
-    // SAFETY: p is non-null and, per the caller's contract, points to n readable Ts.
-    Ok(unsafe { slice::from_raw_parts(p, n as usize) })
+    if n > max {
+        return Err(Error::ArgumentsBad);
+    }
+    let len = usize::try_from(n).map_err(|_| Error::ArgumentsBad)?;
+    // SAFETY: p is non-null and, per the caller's contract, points to n readable Ts; n is
+    // bounded by `max`, far below isize::MAX bytes.
+    Ok(unsafe { slice::from_raw_parts(p, len) })
+}
+
+/// Input bytes of a cryptographic call, bounded by [`MAX_INPUT`] (see [`in_slice_max`]).
+///
+/// # Safety
+/// As [`in_slice_max`].
+pub(crate) unsafe fn in_slice<'a, T>(p: *const T, n: CK_ULONG) -> Result<&'a [T]> {
+    // SAFETY: same contract as ours.
+    unsafe { in_slice_max(p, n, MAX_INPUT) }
 }
 
 /// Input data that must be present (C_Sign/C_Encrypt/C_Verify/C_Decrypt data: a null
@@ -153,16 +186,55 @@ pub(crate) unsafe fn read<T: Copy>(p: *const T) -> Option<T> {
     }
 }
 
-/// A `CK_MECHANISM` with its parameter bytes copied; null → ArgumentsBad.
+/// What stands for a PIN longer than [`MAX_PIN`]: longer than any card's PIN, so the PKCS#11
+/// layer answers as for any over-long PIN (after its own session checks), and the caller's
+/// buffer is not read.
+static OVERLONG_PIN: [u8; MAX_PIN as usize + 1] = [b'0'; MAX_PIN as usize + 1];
+
+/// A PIN argument: NULL → `None` (typed on the PIN pad); NULL is fine whatever the length.
 ///
 /// # Safety
-/// Non-null `p` points to a `CK_MECHANISM` whose `pParameter` points to
-/// `ulParameterLen` bytes (or is null).
-pub(crate) unsafe fn read_mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
+/// A non-NULL `p` with `n ≤ MAX_PIN` points to `n` readable bytes.
+pub(crate) unsafe fn in_pin<'a>(p: *const u8, n: CK_ULONG) -> Option<&'a [u8]> {
+    if p.is_null() {
+        return None;
+    }
+    if n > MAX_PIN {
+        return Some(&OVERLONG_PIN);
+    }
+    // SAFETY: p is non-null with n ≤ MAX_PIN readable bytes (caller's contract).
+    Some(unsafe { slice::from_raw_parts(p, n as usize) })
+}
+
+/// The fixed-size part of a `CK_MECHANISM` (type, parameter pointer and length); `None` for
+/// null. The parameter is not read.
+///
+/// # Safety
+/// Non-null `p` points to a readable `CK_MECHANISM`.
+pub(crate) unsafe fn mechanism_header(p: *const CK_MECHANISM) -> Option<CK_MECHANISM> {
     // SAFETY: caller's contract.
-    let m = unsafe { read(p) }.ok_or(Error::ArgumentsBad)?;
-    // SAFETY: pParameter/ulParameterLen describe the parameter (caller's contract).
-    let param = unsafe { in_slice(m.pParameter as *const u8, m.ulParameterLen) }
+    unsafe { read(p) }
+}
+
+/// The mechanism with its parameter copied, once the module has accepted its type: a
+/// parameterless mechanism with a parameter, a parameter longer than
+/// [`MAX_MECHANISM_PARAM`] or a NULL parameter with a length → MechanismParamInvalid, read
+/// nothing.
+///
+/// # Safety
+/// When `takes_param` and `0 < ulParameterLen ≤ MAX_MECHANISM_PARAM`, a non-null
+/// `pParameter` points to `ulParameterLen` readable bytes.
+pub(crate) unsafe fn mechanism(m: &CK_MECHANISM, takes_param: bool) -> Result<Mechanism> {
+    let n = m.ulParameterLen;
+    if n == 0 {
+        return Ok(Mechanism::new(m.mechanism));
+    }
+    if !takes_param || n > MAX_MECHANISM_PARAM {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: pParameter/ulParameterLen describe the parameter (caller's contract), n is
+    // bounded.
+    let param = unsafe { in_slice_max(m.pParameter as *const u8, n, MAX_MECHANISM_PARAM) }
         .map_err(|_| Error::MechanismParamInvalid)?;
     Ok(Mechanism {
         ty: m.mechanism,
@@ -170,18 +242,29 @@ pub(crate) unsafe fn read_mechanism(p: *const CK_MECHANISM) -> Result<Mechanism>
     })
 }
 
-/// The template entries (type and value copied); null with `n > 0` → ArgumentsBad.
+/// The template entries of C_FindObjectsInit / C_SetAttributeValue (type and value
+/// copied): null with `n > 0` or more than [`MAX_TEMPLATE`] entries → `too_many`; a value
+/// longer than [`MAX_ATTRIBUTE_VALUE`] or null with a length → AttributeValueInvalid.
 ///
 /// # Safety
 /// Non-null `p` points to `n` `CK_ATTRIBUTE`s whose `pValue` point to `ulValueLen` bytes.
-pub(crate) unsafe fn read_template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<Attr>> {
-    // SAFETY: caller's contract.
-    let entries = unsafe { in_slice(p, n) }?;
+pub(crate) unsafe fn read_template(
+    p: *const CK_ATTRIBUTE,
+    n: CK_ULONG,
+    too_many: Error,
+) -> Result<Vec<Attr>> {
+    if p.is_null() && n > 0 {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: caller's contract; n is bounded.
+    let entries = unsafe { in_slice_max(p, n, MAX_TEMPLATE) }.map_err(|_| too_many)?;
     entries
         .iter()
         .map(|a| {
-            // SAFETY: pValue/ulValueLen describe the value (caller's contract).
-            let v = unsafe { in_slice(a.pValue as *const u8, a.ulValueLen) }?;
+            // SAFETY: pValue/ulValueLen describe the value (caller's contract), bounded.
+            let v =
+                unsafe { in_slice_max(a.pValue as *const u8, a.ulValueLen, MAX_ATTRIBUTE_VALUE) }
+                    .map_err(|_| Error::AttributeValueInvalid)?;
             Ok(Attr::new(a.type_, v))
         })
         .collect()
@@ -195,8 +278,11 @@ pub(crate) unsafe fn template_types(
     p: *const CK_ATTRIBUTE,
     n: CK_ULONG,
 ) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
-    // SAFETY: caller's contract.
-    Ok(unsafe { in_slice(p, n) }?.iter().map(|a| a.type_).collect())
+    // SAFETY: caller's contract; n is bounded.
+    Ok(unsafe { in_slice_max(p, n, MAX_TEMPLATE) }?
+        .iter()
+        .map(|a| a.type_)
+        .collect())
 }
 
 /// Applies C_GetAttributeValue's rules to every entry (`style.md` §7):
@@ -219,7 +305,10 @@ pub(crate) unsafe fn fill_template(
             Err(Error::ArgumentsBad)
         };
     }
-    // SAFETY: non-null, n writable entries (caller's contract).
+    if n > MAX_TEMPLATE {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: non-null, n writable entries (caller's contract); n is bounded.
     let entries = unsafe { slice::from_raw_parts_mut(p, n as usize) };
     let (mut sensitive, mut invalid, mut small) = (false, false, false);
     for (a, v) in entries.iter_mut().zip(values) {

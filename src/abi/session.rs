@@ -5,16 +5,13 @@ use super::with_module;
 use crate::p11::Error;
 use cryptoki_sys::*;
 
-/// A PIN argument: NULL = "use the PIN pad" (`None`), else the bytes.
+/// A PIN argument: NULL = "use the PIN pad" (`None`), else the bytes (`out::in_pin`).
 ///
 /// # Safety
 /// A non-NULL `p` points to `n` readable bytes.
 unsafe fn optional_pin<'a>(p: CK_UTF8CHAR_PTR, n: CK_ULONG) -> Result<Option<&'a [u8]>, Error> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: p is non-NULL and points to n bytes (the caller's contract).
-    unsafe { out::in_slice(p, n) }.map(Some)
+    // SAFETY: the caller's contract.
+    Ok(unsafe { out::in_pin(p, n) })
 }
 
 entry!(

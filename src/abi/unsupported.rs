@@ -193,14 +193,35 @@ unsupported!(
         _k: *mut CK_OBJECT_HANDLE,
     );
 );
-unsupported!(
-    fn C_SeedRandom(_h: CK_SESSION_HANDLE, _p: *mut CK_BYTE, _n: CK_ULONG);
+entry!(
+    /// C_SeedRandom (PKCS#11 2.40 §5.15): the card's generator takes no seed →
+    /// CKR_RANDOM_SEED_NOT_SUPPORTED, after the session check (issue 7).
+    fn C_SeedRandom(h: CK_SESSION_HANDLE, _p: *mut CK_BYTE, _n: CK_ULONG) {
+        with_module(|m| {
+            m.session_check(h)?;
+            Err(Error::RandomSeedNotSupported)
+        })
+    }
 );
-unsupported!(
-    fn C_GetFunctionStatus(_h: CK_SESSION_HANDLE);
+entry!(
+    /// C_GetFunctionStatus (PKCS#11 2.40 §5.16, legacy): CKR_FUNCTION_NOT_PARALLEL after the
+    /// session check.
+    fn C_GetFunctionStatus(h: CK_SESSION_HANDLE) {
+        with_module(|m| {
+            m.session_check(h)?;
+            Err(Error::FunctionNotParallel)
+        })
+    }
 );
-unsupported!(
-    fn C_CancelFunction(_h: CK_SESSION_HANDLE);
+entry!(
+    /// C_CancelFunction (PKCS#11 2.40 §5.16, legacy): CKR_FUNCTION_NOT_PARALLEL after the
+    /// session check.
+    fn C_CancelFunction(h: CK_SESSION_HANDLE) {
+        with_module(|m| {
+            m.session_check(h)?;
+            Err(Error::FunctionNotParallel)
+        })
+    }
 );
 
 // PKCS#11 3.0 additions.

@@ -14,27 +14,71 @@ use crate::soft::{self, SoftError};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-/// Which lookup failure code a *Init uses for an unknown key handle.
-#[derive(Clone, Copy)]
-enum BadKey {
-    Key,
-    Object,
+/// Which *Init a check is for: it decides the key lookup and the mechanisms accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitOp {
+    Sign,
+    Verify,
+    Encrypt,
+    Decrypt,
+    Digest,
 }
 
 impl Module {
-    /// Common part of the *Init calls: session, no active operation, mechanism advertised.
-    fn op_init(&mut self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<(usize, Generation)> {
+    /// What every *Init checks, in the order of issue 7 (initialised → session → key handle →
+    /// mechanism), before the mechanism's parameter is read: the session, no active
+    /// operation, the key handle (sign and decrypt: any object, the private-key rules come
+    /// later; verify and encrypt: a visible object), the mechanism pointer (`None`: NULL →
+    /// CKR_ARGUMENTS_BAD) and a mechanism this operation takes on this token. Unknown key:
+    /// CKR_KEY_HANDLE_INVALID, C_DecryptInit CKR_OBJECT_HANDLE_INVALID (ANS, compat §14).
+    pub fn init_check(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        op: InitOp,
+        key: CK_OBJECT_HANDLE,
+        ty: impl FnOnce() -> Option<CK_MECHANISM_TYPE>,
+    ) -> Result<(usize, Generation)> {
         let idx = self.check_session(h)?;
         let (s, token) = self.parts(h, idx)?;
         if s.op.is_some() {
             return Err(Error::OperationActive);
         }
-        s.last_digest = None;
+        let found = token.object(key);
+        match op {
+            InitOp::Digest => {}
+            InitOp::Sign if found.is_none() => return Err(Error::KeyHandleInvalid(key)),
+            InitOp::Decrypt if found.is_none() => return Err(Error::ObjectHandleInvalid(key)),
+            InitOp::Verify | InitOp::Encrypt if !found.is_some_and(|o| token.visible(&o)) => {
+                return Err(Error::KeyHandleInvalid(key))
+            }
+            _ => {}
+        }
+        let ty = ty().ok_or(Error::ArgumentsBad)?;
         let g = token.contents().generation;
-        if !mechanism::mechanisms(g).contains(&mech.ty) {
-            return Err(Error::MechanismInvalid(mech.ty));
+        let takes = match op {
+            InitOp::Sign | InitOp::Verify => {
+                mechanism::mechanisms(g).contains(&ty) && !matches!(ty, CKM_SHA_1 | CKM_SHA256)
+            }
+            InitOp::Encrypt | InitOp::Decrypt => ty == CKM_RSA_PKCS,
+            InitOp::Digest => matches!(ty, CKM_SHA_1 | CKM_SHA256),
+        };
+        if !takes {
+            return Err(Error::MechanismInvalid(ty));
         }
         Ok((idx, g))
+    }
+
+    /// Common part of the *Init calls ([`Module::init_check`]); forgets the last digest.
+    fn op_init(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        op: InitOp,
+        key: CK_OBJECT_HANDLE,
+        mech: &Mechanism,
+    ) -> Result<(usize, Generation)> {
+        let r = self.init_check(h, op, key, || Some(mech.ty))?;
+        self.session_mut(h)?.last_digest = None;
+        Ok(r)
     }
 
     fn set_op(&mut self, h: CK_SESSION_HANDLE, op: Operation) -> Result<()> {
@@ -49,14 +93,10 @@ impl Module {
         &mut self,
         idx: usize,
         key: CK_OBJECT_HANDLE,
-        bad: BadKey,
         allows: fn(&KeyInfo) -> bool,
     ) -> Result<KeyInfo> {
         let token = self.token_mut(idx)?;
-        let o = token.object(key).ok_or(match bad {
-            BadKey::Key => Error::KeyHandleInvalid(key),
-            BadKey::Object => Error::ObjectHandleInvalid(key),
-        })?;
+        let o = token.object(key).ok_or(Error::KeyHandleInvalid(key))?;
         let ObjectKind::PrivateKey(i) = o.kind else {
             return Err(Error::KeyTypeInconsistent);
         };
@@ -98,11 +138,8 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        let (idx, g) = self.op_init(h, mech)?;
-        if mechanism::hash_of(mech.ty).is_some() && matches!(mech.ty, CKM_SHA_1 | CKM_SHA256) {
-            return Err(Error::MechanismInvalid(mech.ty));
-        }
-        let k = self.private_key(idx, key, BadKey::Key, |k| k.can_sign)?;
+        let (idx, g) = self.op_init(h, InitOp::Sign, key, mech)?;
+        let k = self.private_key(idx, key, |k| k.can_sign)?;
         let always_auth = k.user_consent && !self.token_mut(idx)?.keep_pin;
         let pss_hash = pss_hash(mech)?;
         // Raw RSA exists only on the CPS4 authentication key. For the other keys of a token
@@ -220,10 +257,7 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        let (idx, _) = self.op_init(h, mech)?;
-        if matches!(mech.ty, CKM_SHA_1 | CKM_SHA256) {
-            return Err(Error::MechanismInvalid(mech.ty));
-        }
+        let (idx, _) = self.op_init(h, InitOp::Verify, key, mech)?;
         let k = self.public_key_len(idx, key)?;
         let pss_hash = pss_hash(mech)?;
         let op = KeyOp {
@@ -337,10 +371,7 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        let (idx, _) = self.op_init(h, mech)?;
-        if mech.ty != CKM_RSA_PKCS {
-            return Err(Error::MechanismInvalid(mech.ty));
-        }
+        let (idx, _) = self.op_init(h, InitOp::Encrypt, key, mech)?;
         let token = self.token_mut(idx)?;
         let o = token.object(key).ok_or(Error::KeyHandleInvalid(key))?;
         let view = token.view();
@@ -397,11 +428,8 @@ impl Module {
         mech: &Mechanism,
         key: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        let (idx, _) = self.op_init(h, mech)?;
-        if mech.ty != CKM_RSA_PKCS {
-            return Err(Error::MechanismInvalid(mech.ty));
-        }
-        let k = self.private_key(idx, key, BadKey::Object, |k| k.can_decrypt)?;
+        let (idx, _) = self.op_init(h, InitOp::Decrypt, key, mech)?;
+        let k = self.private_key(idx, key, |k| k.can_decrypt)?;
         let op = KeyOp {
             key,
             mech: mech.ty,
@@ -509,16 +537,12 @@ impl Module {
 
     /// C_DigestInit: CKM_SHA_1 or CKM_SHA256.
     pub fn digest_init(&mut self, h: CK_SESSION_HANDLE, mech: &Mechanism) -> Result<()> {
-        self.check_session(h)?;
-        let s = self.session_mut(h)?;
-        if s.op.is_some() {
-            return Err(Error::OperationActive);
+        self.op_init(h, InitOp::Digest, 0, mech)?;
+        if !mech.param.is_empty() {
+            return Err(Error::MechanismParamInvalid);
         }
-        let alg = match mech.ty {
-            CKM_SHA_1 | CKM_SHA256 => mechanism::hash_of(mech.ty).ok_or(Error::Internal("hash"))?,
-            other => return Err(Error::MechanismInvalid(other)),
-        };
-        s.last_digest = None;
+        let alg = mechanism::hash_of(mech.ty).ok_or(Error::Internal("hash"))?;
+        let s = self.session_mut(h)?;
         s.op = Some(Operation::Digest(Hasher::new(alg)));
         Ok(())
     }

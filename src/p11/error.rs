@@ -89,6 +89,12 @@ pub enum Error {
     ActionProhibited,
     #[error("function not supported")]
     FunctionNotSupported,
+    #[error("template inconsistent")]
+    TemplateInconsistent,
+    #[error("random seed not supported")]
+    RandomSeedNotSupported,
+    #[error("function not parallel")]
+    FunctionNotParallel,
     #[error("no slot event")]
     NoEvent,
     #[error("device error: {0}")]
@@ -145,6 +151,9 @@ impl Error {
             Error::AttributeValueInvalid => CKR_ATTRIBUTE_VALUE_INVALID,
             Error::ActionProhibited => CKR_ACTION_PROHIBITED,
             Error::FunctionNotSupported => CKR_FUNCTION_NOT_SUPPORTED,
+            Error::TemplateInconsistent => CKR_TEMPLATE_INCONSISTENT,
+            Error::RandomSeedNotSupported => CKR_RANDOM_SEED_NOT_SUPPORTED,
+            Error::FunctionNotParallel => CKR_FUNCTION_NOT_PARALLEL,
             Error::NoEvent => CKR_NO_EVENT,
             Error::DeviceError(_) => CKR_DEVICE_ERROR,
             Error::Card(e) => card_rv(e),
@@ -167,6 +176,8 @@ impl Error {
                 | CKR_USER_ALREADY_LOGGED_IN
                 | CKR_CRYPTOKI_ALREADY_INITIALIZED
                 | CKR_FUNCTION_NOT_SUPPORTED
+                | CKR_RANDOM_SEED_NOT_SUPPORTED
+                | CKR_FUNCTION_NOT_PARALLEL
                 | CKR_TOKEN_NOT_PRESENT
                 | CKR_MECHANISM_INVALID
                 // Explained once, at warn, when the card is looked at (Module::ensure_token).
@@ -278,6 +289,9 @@ pub fn rv_name(rv: CK_RV) -> String {
         CKR_ACTION_PROHIBITED => "CKR_ACTION_PROHIBITED",
         CKR_FUNCTION_NOT_SUPPORTED => "CKR_FUNCTION_NOT_SUPPORTED",
         CKR_FUNCTION_CANCELED => "CKR_FUNCTION_CANCELED",
+        CKR_TEMPLATE_INCONSISTENT => "CKR_TEMPLATE_INCONSISTENT",
+        CKR_RANDOM_SEED_NOT_SUPPORTED => "CKR_RANDOM_SEED_NOT_SUPPORTED",
+        CKR_FUNCTION_NOT_PARALLEL => "CKR_FUNCTION_NOT_PARALLEL",
         CKR_NO_EVENT => "CKR_NO_EVENT",
         CKR_DEVICE_ERROR => "CKR_DEVICE_ERROR",
         CKR_DEVICE_REMOVED => "CKR_DEVICE_REMOVED",
@@ -346,6 +360,9 @@ mod tests {
             (Error::AttributeValueInvalid, CKR_ATTRIBUTE_VALUE_INVALID),
             (Error::ActionProhibited, CKR_ACTION_PROHIBITED),
             (Error::FunctionNotSupported, CKR_FUNCTION_NOT_SUPPORTED),
+            (Error::TemplateInconsistent, CKR_TEMPLATE_INCONSISTENT),
+            (Error::RandomSeedNotSupported, CKR_RANDOM_SEED_NOT_SUPPORTED),
+            (Error::FunctionNotParallel, CKR_FUNCTION_NOT_PARALLEL),
             (Error::NoEvent, CKR_NO_EVENT),
             (Error::DeviceError("x"), CKR_DEVICE_ERROR),
             (Error::Internal("x"), CKR_GENERAL_ERROR),

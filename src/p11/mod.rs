@@ -1,6 +1,7 @@
 //! L3: PKCS#11 semantics in safe Rust — no pointers, no statics (`style.md` §3).
 //! `Module` is a plain struct over a `Readers`; the ABI layer holds the only global.
 
+mod checks;
 mod crypto;
 pub mod error;
 pub mod mechanism;
@@ -17,6 +18,7 @@ mod tests;
 #[cfg(all(test, feature = "sim"))]
 mod tests_pin;
 
+pub use crypto::InitOp;
 pub use error::{card_rv, Error, Result};
 pub use mechanism::Mechanism;
 pub use module::Module;

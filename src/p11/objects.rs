@@ -47,7 +47,7 @@ impl Module {
         self.check_session(h)?;
         match &mut self.session_mut(h)?.op {
             Some(Operation::Find { results, pos }) => {
-                let end = (*pos + max).min(results.len());
+                let end = pos.saturating_add(max).min(results.len());
                 let out = results[*pos..end].to_vec();
                 *pos = end;
                 Ok(out)
