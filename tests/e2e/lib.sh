@@ -153,8 +153,11 @@ build_vcard() {
 start_pcscd() {
     # Suites started at once (several work trees, several developers' shells) queue on a
     # machine-wide lock held until this suite and the daemons it started (which inherit it) have exited.
-    exec {E2E_LOCK_FD}>/tmp/cpx-pcscd.lock
-    flock -w "${CPX_PCSCD_WAIT:-1800}" "$E2E_LOCK_FD" || fatal "another suite held the pcscd lock too long"
+    # Taken once per suite: a suite that restarts pcscd already holds it.
+    if [[ -z ${E2E_LOCK_FD:-} ]]; then
+        exec {E2E_LOCK_FD}>/tmp/cpx-pcscd.lock
+        flock -w "${CPX_PCSCD_WAIT:-1800}" "$E2E_LOCK_FD" || fatal "another suite held the pcscd lock too long"
+    fi
     pcsc_wait_free "${CPX_PCSCD_WAIT:-120}" || fatal "another pcscd is still running: one pcscd per machine"
     pcscd_start || fatal "pcscd did not start (log: $CPX_RUN_DIR/pcscd.log)"
 }
