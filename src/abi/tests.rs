@@ -373,3 +373,207 @@ fn a_panic_inside_the_lock_leaves_the_module_usable() {
     }
     assert_usable();
 }
+
+fn mech(ty: CK_MECHANISM_TYPE) -> CK_MECHANISM {
+    CK_MECHANISM {
+        mechanism: ty,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    }
+}
+
+/// The exact return codes of issue 7 (`docs/compatibility.md`, "Return codes").
+#[test]
+fn return_codes_of_issue_7() {
+    let _g = start("cps3-doctor");
+    let h = open(false);
+    login(h);
+    let key = object(h, CKO_PRIVATE_KEY, "CPS_PRIV_AUT");
+    let public = object(
+        h,
+        CKO_PUBLIC_KEY,
+        "Cle publique - Certificat d'Authentification CPS",
+    );
+    let mut bad = mech(0xdead_beef);
+    let mut data = [7u8; 300];
+    let mut out = [0u8; 512];
+    let mut n: CK_ULONG = 0;
+    // SAFETY: real buffers of the announced sizes throughout.
+    unsafe {
+        // Key handle before mechanism.
+        assert_eq!(C_SignInit(h, &mut bad, 0x7fff_0000), CKR_KEY_HANDLE_INVALID);
+        assert_eq!(
+            C_VerifyInit(h, &mut bad, 0x7fff_0000),
+            CKR_KEY_HANDLE_INVALID
+        );
+        assert_eq!(
+            C_EncryptInit(h, &mut bad, 0x7fff_0000),
+            CKR_KEY_HANDLE_INVALID
+        );
+        assert_eq!(
+            C_DecryptInit(h, &mut bad, 0x7fff_0000),
+            CKR_OBJECT_HANDLE_INVALID
+        );
+        assert_eq!(
+            C_SignInit(h, null_mut(), 0x7fff_0000),
+            CKR_KEY_HANDLE_INVALID
+        );
+        assert_eq!(C_SignInit(h, null_mut(), key), CKR_ARGUMENTS_BAD);
+        assert_eq!(C_SignInit(h, &mut bad, key), CKR_MECHANISM_INVALID);
+
+        // A length query answers the length before the input length is checked; the
+        // failure that follows ends the operation.
+        let mut m = mech(CKM_RSA_PKCS);
+        assert_eq!(C_SignInit(h, &mut m, key), CKR_OK);
+        assert_eq!(
+            C_Sign(h, data.as_mut_ptr(), 300, null_mut(), &mut n),
+            CKR_OK
+        );
+        assert_eq!(n, 256);
+        n = 512;
+        let rv = C_Sign(h, data.as_mut_ptr(), 300, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_DATA_LEN_RANGE);
+        let rv = C_Sign(h, data.as_mut_ptr(), 10, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED);
+        assert_eq!(C_EncryptInit(h, &mut m, public), CKR_OK);
+        assert_eq!(
+            C_Encrypt(h, data.as_mut_ptr(), 300, null_mut(), &mut n),
+            CKR_OK
+        );
+        assert_eq!(n, 256);
+        n = 512;
+        let rv = C_Encrypt(h, data.as_mut_ptr(), 300, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_DATA_LEN_RANGE);
+        assert_eq!(C_DecryptInit(h, &mut m, key), CKR_OK);
+        assert_eq!(
+            C_Decrypt(h, data.as_mut_ptr(), 300, null_mut(), &mut n),
+            CKR_OK
+        );
+        assert_eq!(n, 256);
+        n = 512;
+        let rv = C_Decrypt(h, data.as_mut_ptr(), 300, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_ENCRYPTED_DATA_LEN_RANGE);
+        assert_eq!(C_DecryptInit(h, &mut m, key), CKR_OK, "ended");
+        assert_eq!(C_DecryptFinal(h, null_mut(), null_mut()), CKR_ARGUMENTS_BAD);
+        assert_eq!(
+            C_DecryptInit(h, &mut m, key),
+            CKR_OK,
+            "ended by ARGUMENTS_BAD"
+        );
+        let rv = C_Decrypt(h, data.as_mut_ptr(), 256, null_mut(), null_mut());
+        assert_eq!(rv, CKR_ARGUMENTS_BAD);
+
+        // C_Verify: a wrong data length is DATA_LEN_RANGE even with a wrong signature
+        // length; a wrong signature length ends the operation.
+        assert_eq!(C_VerifyInit(h, &mut m, public), CKR_OK);
+        let rv = C_Verify(h, data.as_mut_ptr(), 300, out.as_mut_ptr(), 3);
+        assert_eq!(rv, CKR_DATA_LEN_RANGE);
+        assert_eq!(C_VerifyInit(h, &mut m, public), CKR_OK);
+        let rv = C_Verify(h, data.as_mut_ptr(), 10, out.as_mut_ptr(), 3);
+        assert_eq!(rv, CKR_SIGNATURE_LEN_RANGE);
+        let rv = C_Verify(h, data.as_mut_ptr(), 10, out.as_mut_ptr(), 256);
+        assert_eq!(rv, CKR_OPERATION_NOT_INITIALIZED);
+
+        // A failed C_Digest ends the operation: the next C_DigestInit is not ACTIVE.
+        let mut sha = mech(CKM_SHA256);
+        assert_eq!(C_DigestInit(h, &mut sha), CKR_OK);
+        let rv = C_Digest(h, data.as_mut_ptr(), 3, out.as_mut_ptr(), null_mut());
+        assert_eq!(rv, CKR_ARGUMENTS_BAD);
+        assert_eq!(C_DigestInit(h, &mut sha), CKR_OK);
+        // Single part after multi-part: OPERATION_ACTIVE, the multi-part one goes on.
+        assert_eq!(C_DigestUpdate(h, data.as_mut_ptr(), 3), CKR_OK);
+        n = 512;
+        let rv = C_Digest(h, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_OPERATION_ACTIVE);
+        assert_eq!(C_DigestFinal(h, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(n, 32);
+        let mut sign = mech(CKM_SHA256_RSA_PKCS);
+        assert_eq!(C_SignInit(h, &mut sign, key), CKR_OK);
+        assert_eq!(C_SignUpdate(h, data.as_mut_ptr(), 3), CKR_OK);
+        n = 512;
+        let rv = C_Sign(h, data.as_mut_ptr(), 3, out.as_mut_ptr(), &mut n);
+        assert_eq!(rv, CKR_OPERATION_ACTIVE);
+        assert_eq!(C_SignFinal(h, out.as_mut_ptr(), &mut n), CKR_OK);
+        assert_eq!(n, 256);
+        assert_eq!(C_VerifyInit(h, &mut sign, public), CKR_OK);
+        assert_eq!(C_VerifyUpdate(h, data.as_mut_ptr(), 3), CKR_OK);
+        let rv = C_Verify(h, data.as_mut_ptr(), 3, out.as_mut_ptr(), 256);
+        assert_eq!(rv, CKR_OPERATION_ACTIVE);
+        assert_eq!(C_VerifyFinal(h, out.as_mut_ptr(), 256), CKR_OK);
+
+        // A parameter on a parameterless mechanism.
+        let mut param = [0u8; 8];
+        let mut with_param = CK_MECHANISM {
+            mechanism: CKM_SHA256,
+            pParameter: param.as_mut_ptr() as *mut c_void,
+            ulParameterLen: 8,
+        };
+        assert_eq!(
+            C_DigestInit(h, &mut with_param),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+
+        // Legacy and unsupported functions, after their session check.
+        use super::unsupported::{C_CancelFunction, C_GetFunctionStatus, C_SeedRandom};
+        assert_eq!(
+            C_SeedRandom(h, data.as_mut_ptr(), 3),
+            CKR_RANDOM_SEED_NOT_SUPPORTED
+        );
+        assert_eq!(C_GetFunctionStatus(h), CKR_FUNCTION_NOT_PARALLEL);
+        assert_eq!(C_CancelFunction(h), CKR_FUNCTION_NOT_PARALLEL);
+        let closed = 0x7fff_0000;
+        assert_eq!(
+            C_SeedRandom(closed, null_mut(), 0),
+            CKR_SESSION_HANDLE_INVALID
+        );
+        assert_eq!(C_GetFunctionStatus(closed), CKR_SESSION_HANDLE_INVALID);
+        assert_eq!(C_CancelFunction(closed), CKR_SESSION_HANDLE_INVALID);
+
+        // C_GetMechanismInfo with a NULL output.
+        let mut info: CK_SESSION_INFO = std::mem::zeroed();
+        assert_eq!(C_GetSessionInfo(h, &mut info), CKR_OK);
+        let rv = C_GetMechanismInfo(info.slotID, CKM_RSA_PKCS, null_mut());
+        assert_eq!(rv, CKR_ARGUMENTS_BAD);
+        assert_eq!(C_CloseSession(h), CKR_OK);
+    }
+    assert_usable();
+}
+
+/// CPS4 has a modifiable CPS_DATA (cryptolib-compat §6.3, cpx-cards §10.6): found with ANS's
+/// template {CLASS=DATA, TOKEN=TRUE, MODIFIABLE=TRUE, LABEL}, written and read back.
+#[test]
+fn cps4_cps_data_is_modifiable() {
+    let _g = start("cps4-nurse");
+    let h = open(true);
+    login(h);
+    let (mut class, mut yes) = (CKO_DATA, CK_TRUE);
+    let mut label = *b"CPS_DATA";
+    let attr = |type_, p: *mut c_void, n: usize| CK_ATTRIBUTE {
+        type_,
+        pValue: p,
+        ulValueLen: n as CK_ULONG,
+    };
+    let mut t = [
+        attr(CKA_CLASS, &mut class as *mut _ as *mut c_void, 8),
+        attr(CKA_TOKEN, &mut yes as *mut _ as *mut c_void, 1),
+        attr(CKA_MODIFIABLE, &mut yes as *mut _ as *mut c_void, 1),
+        attr(CKA_LABEL, label.as_mut_ptr() as *mut c_void, 8),
+    ];
+    let mut found = [0 as CK_OBJECT_HANDLE; 2];
+    let mut n = 0;
+    let mut value = *b"hello CPS4";
+    let mut back = [0u8; 512];
+    // SAFETY: real template and buffers of the announced sizes.
+    unsafe {
+        assert_eq!(C_FindObjectsInit(h, t.as_mut_ptr(), 4), CKR_OK);
+        assert_eq!(C_FindObjects(h, found.as_mut_ptr(), 2, &mut n), CKR_OK);
+        assert_eq!(C_FindObjectsFinal(h), CKR_OK);
+        assert_eq!(n, 1);
+        let mut w = [attr(CKA_VALUE, value.as_mut_ptr() as *mut c_void, 10)];
+        assert_eq!(C_SetAttributeValue(h, found[0], w.as_mut_ptr(), 1), CKR_OK);
+        let mut r = [attr(CKA_VALUE, back.as_mut_ptr() as *mut c_void, 512)];
+        assert_eq!(C_GetAttributeValue(h, found[0], r.as_mut_ptr(), 1), CKR_OK);
+        assert_eq!(&back[..10], b"hello CPS4");
+        assert_eq!(C_CloseSession(h), CKR_OK);
+    }
+}

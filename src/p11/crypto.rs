@@ -6,7 +6,7 @@ use super::error::{Error, Result};
 use super::mechanism::{self, Hasher, Mechanism};
 use super::module::Module;
 use super::object::{ObjectKind, ObjectView};
-use super::session::{DecryptOp, KeyOp, Operation, Output, SignOp, VerifyOp};
+use super::session::{DecryptOp, DigestOp, KeyOp, Operation, Output, SignOp, VerifyOp};
 use super::slot::LoginState;
 use crate::apdu::CardError;
 use crate::cpx::{Generation, HashAlg, KeyInfo, KeyRole, SignInput};
@@ -116,17 +116,36 @@ impl Module {
         &mut self,
         h: CK_SESSION_HANDLE,
         data: &[u8],
-        input: impl FnOnce(&mut Operation) -> Option<&mut Vec<u8>>,
+        input: impl FnOnce(&mut Operation) -> Option<(&mut Vec<u8>, &mut bool)>,
     ) -> Result<()> {
         self.check_session(h)?;
-        let buffer = self
+        let (buffer, multi_part) = self
             .session_mut(h)?
             .op
             .as_mut()
             .and_then(input)
             .ok_or(Error::OperationNotInitialized)?;
         buffer.extend_from_slice(data);
+        *multi_part = true;
         Ok(())
+    }
+
+    /// A single-part call (C_Sign, C_Verify, C_Decrypt, C_Digest) after the Update of a
+    /// multi-part operation: CKR_OPERATION_ACTIVE, the operation goes on (issue 7).
+    fn single_part_allowed(&mut self, h: CK_SESSION_HANDLE) -> Result<()> {
+        self.check_session(h)?;
+        let multi = match &self.session_mut(h)?.op {
+            Some(Operation::Sign(op)) => op.multi_part,
+            Some(Operation::Verify(op)) => op.multi_part,
+            Some(Operation::Decrypt(op)) => op.multi_part,
+            Some(Operation::Digest(op)) => op.multi_part,
+            _ => false,
+        };
+        if multi {
+            Err(Error::OperationActive)
+        } else {
+            Ok(())
+        }
     }
 
     // ---- sign ---------------------------------------------------------------------------
@@ -163,24 +182,26 @@ impl Module {
                 data: Zeroizing::new(Vec::new()),
                 always_auth,
                 context_verified: false,
+                multi_part: false,
             }),
         )
     }
 
-    /// C_Sign: single part (also after C_SignUpdate: the data is appended).
+    /// C_Sign: single part (after C_SignUpdate: CKR_OPERATION_ACTIVE).
     pub fn sign(
         &mut self,
         h: CK_SESSION_HANDLE,
         data: &[u8],
         cap: Option<usize>,
     ) -> Result<Output> {
+        self.single_part_allowed(h)?;
         self.sign_finish(h, data, cap)
     }
 
     /// C_SignUpdate.
     pub fn sign_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.collect(h, data, |op| match op {
-            Operation::Sign(op) => Some(&mut op.data),
+            Operation::Sign(op) => Some((&mut op.data, &mut op.multi_part)),
             _ => None,
         })
     }
@@ -205,6 +226,10 @@ impl Module {
         message.extend_from_slice(tail);
         let keyop = op.key.clone();
         let needs_context_login = op.always_auth && !op.context_verified;
+        // The length is answered before the input is checked (issue 7, compat §14).
+        if !fits(cap, keyop.k) {
+            return Ok(Output::Len(keyop.k));
+        }
         let r = (|| {
             let o = token
                 .object(keyop.key)
@@ -224,9 +249,6 @@ impl Module {
                 return Err(e);
             }
         };
-        if !fits(cap, keyop.k) {
-            return Ok(Output::Len(keyop.k));
-        }
         if needs_context_login {
             // CKA_ALWAYS_AUTHENTICATE without C_Login(CKU_CONTEXT_SPECIFIC) (PKCS#11 §5.6).
             s.op = None;
@@ -271,6 +293,7 @@ impl Module {
             Operation::Verify(VerifyOp {
                 key: op,
                 data: Vec::new(),
+                multi_part: false,
             }),
         )
     }
@@ -286,13 +309,14 @@ impl Module {
 
     /// C_Verify.
     pub fn verify(&mut self, h: CK_SESSION_HANDLE, data: &[u8], sig: &[u8]) -> Result<()> {
+        self.single_part_allowed(h)?;
         self.verify_finish(h, data, sig)
     }
 
     /// C_VerifyUpdate.
     pub fn verify_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.collect(h, data, |op| match op {
-            Operation::Verify(op) => Some(&mut op.data),
+            Operation::Verify(op) => Some((&mut op.data, &mut op.multi_part)),
             _ => None,
         })
     }
@@ -317,25 +341,27 @@ impl Module {
             .rsa_public(&token.view())
             .ok_or(Error::KeyTypeInconsistent)?;
         let k = op.key.k;
+        // The data length is checked before the signature length (ANS, compat §14).
+        let data_len_ok = match op.key.mech {
+            CKM_RSA_PKCS => message.len() + soft::PKCS1_OVERHEAD <= k,
+            CKM_RSA_PKCS_PSS => op.key.pss_hash.is_some_and(|a| message.len() == a.len()),
+            CKM_RSA_X_509 => message.len() <= k,
+            _ => true,
+        };
+        if !data_len_ok {
+            return Err(Error::DataLenRange);
+        }
         if sig.len() != k {
             return Err(Error::SignatureLenRange);
         }
         let r = match op.key.mech {
-            CKM_RSA_PKCS => {
-                if message.len() + soft::PKCS1_OVERHEAD > k {
-                    return Err(Error::DataLenRange);
-                }
-                soft::verify_pkcs1_raw(&n, &e, &message, sig)
-            }
+            CKM_RSA_PKCS => soft::verify_pkcs1_raw(&n, &e, &message, sig),
             CKM_SHA1_RSA_PKCS | CKM_SHA256_RSA_PKCS => {
                 let alg = mechanism::hash_of(op.key.mech).ok_or(Error::Internal("hash"))?;
                 soft::verify_pkcs1_hash(&n, &e, alg, &mechanism::hash(alg, &message), sig)
             }
             CKM_RSA_PKCS_PSS => {
                 let alg = op.key.pss_hash.ok_or(Error::Internal("pss"))?;
-                if message.len() != alg.len() {
-                    return Err(Error::DataLenRange);
-                }
                 soft::verify_pss(&n, &e, alg, &message, alg.len(), sig)
             }
             CKM_SHA1_RSA_PKCS_PSS | CKM_SHA256_RSA_PKCS_PSS => {
@@ -344,9 +370,6 @@ impl Module {
                 soft::verify_pss(&n, &e, alg, &hash, alg.len(), sig)
             }
             CKM_RSA_X_509 => {
-                if message.len() > k {
-                    return Err(Error::DataLenRange);
-                }
                 let m = soft::rsa_public_raw(&n, &e, sig).map_err(soft_error)?;
                 let mut expected = vec![0u8; k - message.len()];
                 expected.extend_from_slice(&message);
@@ -401,12 +424,13 @@ impl Module {
             return Err(Error::OperationNotInitialized);
         };
         let op = op.clone();
+        // The length is answered before the input is checked (issue 7).
+        if !fits(cap, op.k) {
+            return Ok(Output::Len(op.k));
+        }
         if data.len() + 11 > op.k {
             s.op = None;
             return Err(Error::DataLenRange);
-        }
-        if !fits(cap, op.k) {
-            return Ok(Output::Len(op.k));
         }
         s.op = None;
         let view: ObjectView = token.view();
@@ -442,6 +466,7 @@ impl Module {
                 key: op,
                 data: Vec::new(),
                 result: None,
+                multi_part: false,
             }),
         )
     }
@@ -453,13 +478,14 @@ impl Module {
         data: &[u8],
         cap: Option<usize>,
     ) -> Result<Output> {
+        self.single_part_allowed(h)?;
         self.decrypt_finish(h, Some(data), cap)
     }
 
     /// C_DecryptUpdate: collects the cryptogram; the plaintext comes with C_DecryptFinal.
     pub fn decrypt_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<Output> {
         self.collect(h, data, |op| match op {
-            Operation::Decrypt(op) => Some(&mut op.data),
+            Operation::Decrypt(op) => Some((&mut op.data, &mut op.multi_part)),
             _ => None,
         })?;
         Ok(Output::Bytes(Vec::new()))
@@ -494,19 +520,24 @@ impl Module {
             None => op.data.clone(),
         };
         let (key, k) = (op.key.key, op.key.k);
+        // A length query is answered before the input is checked (issue 7).
+        let Some(cap) = cap else {
+            return Ok(Output::Len(k));
+        };
         if cryptogram.len() != k {
             s.op = None;
             return Err(Error::EncryptedDataLenRange);
         }
-        let Some(cap) = cap else {
-            return Ok(Output::Len(k));
-        };
         let key_id = {
             let token = self.token_mut(idx)?;
             match token.object(key).map(|o| o.kind) {
-                Some(ObjectKind::PrivateKey(i)) => token.contents().keys[i].id.clone(),
-                _ => return Err(Error::ObjectHandleInvalid(key)),
+                Some(ObjectKind::PrivateKey(i)) => Some(token.contents().keys[i].id.clone()),
+                _ => None,
             }
+        };
+        let Some(key_id) = key_id else {
+            self.end_operation(h);
+            return Err(Error::ObjectHandleInvalid(key));
         };
         let r = self.with_card(idx, |c| c.decrypt(&key_id, &cryptogram));
         let s = self.session_mut(h)?;
@@ -543,7 +574,10 @@ impl Module {
         }
         let alg = mechanism::hash_of(mech.ty).ok_or(Error::Internal("hash"))?;
         let s = self.session_mut(h)?;
-        s.op = Some(Operation::Digest(Hasher::new(alg)));
+        s.op = Some(Operation::Digest(DigestOp {
+            hasher: Hasher::new(alg),
+            multi_part: false,
+        }));
         Ok(())
     }
 
@@ -554,9 +588,9 @@ impl Module {
         data: &[u8],
         cap: Option<usize>,
     ) -> Result<Output> {
-        self.check_session(h)?;
+        self.single_part_allowed(h)?;
         let s = self.session_mut(h)?;
-        let Some(Operation::Digest(hasher)) = &s.op else {
+        let Some(Operation::Digest(DigestOp { hasher, .. })) = &s.op else {
             return Err(Error::OperationNotInitialized);
         };
         let n = mechanism::hash_len(hasher.alg());
@@ -575,8 +609,9 @@ impl Module {
     pub fn digest_update(&mut self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.check_session(h)?;
         match &mut self.session_mut(h)?.op {
-            Some(Operation::Digest(hasher)) => {
-                hasher.update(data);
+            Some(Operation::Digest(op)) => {
+                op.hasher.update(data);
+                op.multi_part = true;
                 Ok(())
             }
             _ => Err(Error::OperationNotInitialized),
@@ -588,15 +623,15 @@ impl Module {
         self.check_session(h)?;
         let s = self.session_mut(h)?;
         match &s.op {
-            Some(Operation::Digest(hasher)) => {
-                let n = mechanism::hash_len(hasher.alg());
+            Some(Operation::Digest(op)) => {
+                let n = mechanism::hash_len(op.hasher.alg());
                 if !fits(cap, n) {
                     return Ok(Output::Len(n));
                 }
-                let Some(Operation::Digest(hasher)) = s.op.take() else {
+                let Some(Operation::Digest(op)) = s.op.take() else {
                     return Err(Error::Internal("digest state"));
                 };
-                Ok(Output::Bytes(hasher.finish()))
+                Ok(Output::Bytes(op.hasher.finish()))
             }
             None if s.last_digest.is_some() => {
                 let d = s.last_digest.as_ref().map_or(0, Vec::len);

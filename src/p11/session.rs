@@ -29,7 +29,7 @@ pub enum Operation {
     Verify(VerifyOp),
     Encrypt(KeyOp),
     Decrypt(DecryptOp),
-    Digest(Hasher),
+    Digest(DigestOp),
 }
 
 impl std::fmt::Debug for Operation {
@@ -71,11 +71,22 @@ pub struct SignOp {
     pub always_auth: bool,
     /// The context-specific login was done for this operation.
     pub context_verified: bool,
+    /// C_SignUpdate was called: a multi-part operation (C_Sign → CKR_OPERATION_ACTIVE).
+    pub multi_part: bool,
 }
 
 pub struct VerifyOp {
     pub key: KeyOp,
     pub data: Vec<u8>,
+    /// C_VerifyUpdate was called (C_Verify → CKR_OPERATION_ACTIVE).
+    pub multi_part: bool,
+}
+
+/// C_DigestInit … C_DigestFinal.
+pub struct DigestOp {
+    pub hasher: Hasher,
+    /// C_DigestUpdate was called (C_Digest → CKR_OPERATION_ACTIVE).
+    pub multi_part: bool,
 }
 
 pub struct DecryptOp {
@@ -84,6 +95,8 @@ pub struct DecryptOp {
     pub data: Vec<u8>,
     /// Plaintext already computed when the caller's buffer was too small.
     pub result: Option<Zeroizing<Vec<u8>>>,
+    /// C_DecryptUpdate was called (C_Decrypt → CKR_OPERATION_ACTIVE).
+    pub multi_part: bool,
 }
 
 /// Output of a call following the length protocol (PKCS#11 2.40 §5.2).
