@@ -34,6 +34,7 @@ step vcard-build cargo build --features sim --bin cpx-vcard
 step e2e-opensc bash tests/e2e/opensc.sh
 step e2e-module bash tests/e2e/module.sh
 step e2e-pin bash tests/e2e/pin.sh
+step e2e-cli bash tests/e2e/cli.sh
 step e2e-register bash tests/e2e/register.sh
 step e2e-browsers bash tests/e2e/browsers.sh
 
