@@ -34,7 +34,7 @@ WRONG_PIN=9999
 PUK=12345678
 WRONG_PUK=87654321
 
-need_tools python3
+need_tools python3 certutil
 build_vcard
 if [[ -z ${CPX_CLI:-} ]]; then
     cargo build --quiet --release --bin cpx || fatal "cargo build --release --bin cpx failed"
@@ -149,7 +149,27 @@ else
     fail "cpx diag through pcscd"
     show "$W/diag.out" 30
 fi
-cp "$W/diag.out" "$CPX_RUN_DIR/diag-card.txt"
+
+# The README's example: a blocked PIN, and a Firefox profile without the module.
+vcard_stop
+start_card cps3-pharmacist-blocked
+PROFILE=$HOME/.mozilla/firefox/abcd1234.default-esr
+mkdir -p "$PROFILE"
+printf '[Profile0]\nName=default-esr\nIsRelative=1\nPath=abcd1234.default-esr\nDefault=1\n' \
+    >"$HOME/.mozilla/firefox/profiles.ini"
+certutil -N -d "sql:$PROFILE" --empty-password >"$W/certutil.out" 2>&1 ||
+    fail "certutil -N for the Firefox profile"
+if fr diag >"$W/diag-blocked.out" 2>&1; then rc=0; else rc=$?; fi
+if [[ $rc == 3 ]] && grep -q '^\[ÉCHEC\] code porteur : BLOQUÉ (0/3 essai restant), 100 déblocages restants' "$W/diag-blocked.out" &&
+    grep -q '→ cpx pin unblock' "$W/diag-blocked.out" &&
+    grep -q '^\[ÉCHEC\] Firefox (profil default-esr) : module non enregistré' "$W/diag-blocked.out" &&
+    grep -q '→ cpx register firefox' "$W/diag-blocked.out"; then
+    pass "cpx diag, blocked PIN and a Firefox profile without the module: exit 3, both failing with their fix"
+else
+    fail "cpx diag on the blocked card (exit $rc)"
+    show "$W/diag-blocked.out" 30
+fi
+cp "$W/diag-blocked.out" "$CPX_RUN_DIR/diag-blocked.txt"
 
 vcard_stop
 pcscd_stop
