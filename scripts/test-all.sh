@@ -37,6 +37,8 @@ step e2e-pin bash tests/e2e/pin.sh
 step e2e-cli bash tests/e2e/cli.sh
 step e2e-register bash tests/e2e/register.sh
 step e2e-browsers bash tests/e2e/browsers.sh
+step e2e-java bash tests/e2e/java.sh
+step e2e-python bash tests/e2e/python.sh
 
 echo
 echo "test-all: ${passed} steps passed, ${failed} failed${failures:+ (${failures[*]})}"
