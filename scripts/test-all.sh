@@ -36,6 +36,8 @@ step e2e-module bash tests/e2e/module.sh
 step e2e-pin bash tests/e2e/pin.sh
 step e2e-cli bash tests/e2e/cli.sh
 step e2e-register bash tests/e2e/register.sh
+step e2e-tls bash tests/e2e/tls.sh
+step e2e-package bash tests/e2e/package.sh
 step e2e-browsers bash tests/e2e/browsers.sh
 step e2e-java bash tests/e2e/java.sh
 step e2e-python bash tests/e2e/python.sh

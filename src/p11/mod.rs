@@ -17,6 +17,8 @@ mod test_util;
 mod tests;
 #[cfg(all(test, feature = "sim"))]
 mod tests_pin;
+#[cfg(all(test, feature = "sim"))]
+mod tests_profile;
 
 pub use crypto::InitOp;
 pub use error::{card_rv, Error, Result};

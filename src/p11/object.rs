@@ -58,6 +58,9 @@ pub enum ObjectKind {
     PublicKey(usize),
     /// `contents.data_objects[i]`.
     Data(usize),
+    /// The token's PKCS#11 3.0 profile (CKO_PROFILE): CKP_PUBLIC_CERTIFICATES_TOKEN tells NSS
+    /// that every certificate is public, so it lists them without asking for the PIN.
+    Profile(CK_PROFILE_ID),
 }
 
 /// An object with its session-independent handle.
@@ -87,7 +90,7 @@ impl Object {
         match self.kind {
             ObjectKind::PrivateKey(i) => v.contents.keys.get(i).map_or(true, |k| k.needs_login),
             ObjectKind::Data(i) => v.contents.data_objects.get(i).map_or(true, |d| d.private),
-            ObjectKind::Certificate(_) | ObjectKind::PublicKey(_) => false,
+            ObjectKind::Certificate(_) | ObjectKind::PublicKey(_) | ObjectKind::Profile(_) => false,
         }
     }
 
@@ -97,6 +100,7 @@ impl Object {
             ObjectKind::PrivateKey(i) => v.contents.keys[i].label.clone(),
             ObjectKind::PublicKey(i) => public_key_label(&v.contents.certs[i].label),
             ObjectKind::Data(i) => v.contents.data_objects[i].label.clone(),
+            ObjectKind::Profile(_) => String::new(),
         }
     }
 
@@ -231,6 +235,17 @@ impl Object {
                     })
                 })
             }
+            // Not a storage object (PKCS#11 3.0 §4.13): no label; CKA_TOKEN and CKA_PRIVATE
+            // still answered, as clients put them in search templates.
+            ObjectKind::Profile(id) => match ty {
+                CKA_CLASS => Some(ulong(CKO_PROFILE)),
+                CKA_PROFILE_ID => Some(ulong(id)),
+                CKA_TOKEN => Some(boolean(true)),
+                CKA_PRIVATE | CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE => {
+                    Some(boolean(false))
+                }
+                _ => None,
+            },
         };
         match value {
             Some(x) => AttrLookup::Value(x),

@@ -151,6 +151,7 @@ impl Token {
         for i in 0..contents.data_objects.len() {
             push(ObjectKind::Data(i));
         }
+        push(ObjectKind::Profile(CKP_PUBLIC_CERTIFICATES_TOKEN));
         Token {
             binding,
             atr,
