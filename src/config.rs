@@ -11,6 +11,13 @@
 //!     such keys have CKA_ALWAYS_AUTHENTICATE = CK_TRUE and each signature needs
 //!     C_Login(CKU_CONTEXT_SPECIFIC) after C_SignInit (PKCS#11 2.40 §5.6);
 //!   * on a PIN-pad reader nothing is cached whatever the setting (the PIN never reaches us).
+//! * `CPX_PKCS11_CACHE`: `on` (default) or `off` — the persistent card cache
+//!   (`src/cpx/cache.rs`, `docs/performance.md`);
+//! * `CPX_PKCS11_CACHE_DIR`: its directory; default `$XDG_CACHE_HOME/cpx-pkcs11`, else
+//!   `$HOME/.cache/cpx-pkcs11`;
+//! * the administrator's file `/etc/cpx-pkcs11/cpx-pkcs11.conf` (another path in
+//!   `CPX_PKCS11_CONF`) may set `cache = on|off` and `cache_dir = PATH` (`key = value`
+//!   lines, `#` comments); the environment wins over it;
 //! * `CPX_SIM_CARDS` (only in `sim` builds): simulated cards, comma-separated personas or
 //!   persona directories (`pinpad:<persona>` for a PIN-pad reader); when set, only virtual
 //!   readers are listed.
@@ -27,12 +34,25 @@ pub enum LogTarget {
     File(PathBuf),
 }
 
+/// The persistent card cache: on/off and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    /// `None` when no directory can be derived (no HOME): no cache.
+    pub dir: Option<PathBuf>,
+}
+
+/// The administrator's configuration file (`CPX_PKCS11_CONF` overrides the path).
+pub const ADMIN_CONF: &str = "/etc/cpx-pkcs11/cpx-pkcs11.conf";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub log_target: LogTarget,
     pub log_level: ::log::LevelFilter,
     /// `CPX_PKCS11_PIN_CACHE`: keep the user PIN for the silent re-verification.
     pub pin_cache: bool,
+    /// `CPX_PKCS11_CACHE`, `CPX_PKCS11_CACHE_DIR`, the administrator's file.
+    pub cache: CacheSettings,
     /// `CPX_SIM_CARDS`, read only by builds with the simulator.
     #[cfg(feature = "sim")]
     pub sim_cards: Option<String>,
@@ -44,11 +64,19 @@ pub struct Config {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Config {
-        Config::from_vars(|k| std::env::var(k).ok())
+        let get = |k: &str| std::env::var(k).ok();
+        let admin_path = get("CPX_PKCS11_CONF").unwrap_or_else(|| ADMIN_CONF.to_string());
+        let admin = std::fs::read_to_string(admin_path).unwrap_or_default();
+        Config::from_sources(get, &admin)
     }
 
-    /// Reads variables through `get` (tests pass a map).
+    /// Reads variables through `get` (tests pass a map), no administrator file.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Config {
+        Config::from_sources(get, "")
+    }
+
+    /// Variables through `get`, over the administrator file's text `admin`.
+    pub fn from_sources(get: impl Fn(&str) -> Option<String>, admin: &str) -> Config {
         let log_target = match get("CPX_PKCS11_LOG").as_deref().map(str::trim) {
             None | Some("") | Some("stderr") => LogTarget::Stderr,
             Some("off") | Some("none") => LogTarget::Off,
@@ -69,16 +97,51 @@ impl Config {
                 true
             }
         };
+        let cache = cache_settings(&get, admin);
         Config {
             log_target,
             log_level,
             pin_cache,
+            cache,
             #[cfg(feature = "sim")]
             sim_cards: get("CPX_SIM_CARDS").filter(|v| !v.trim().is_empty()),
             #[cfg(feature = "sim")]
             sim_pinpad: get("CPX_SIM_PINPAD"),
         }
     }
+}
+
+/// `key = value` lines of the administrator file (`#` starts a comment).
+fn admin_value(admin: &str, key: &str) -> Option<String> {
+    admin.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+fn switch(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "" | "on" | "1" | "true" | "yes" => Some(true),
+        "off" | "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn cache_settings(get: &impl Fn(&str) -> Option<String>, admin: &str) -> CacheSettings {
+    let enabled = match get("CPX_PKCS11_CACHE").or_else(|| admin_value(admin, "cache")) {
+        None => true,
+        Some(v) => switch(&v).unwrap_or_else(|| {
+            ::log::warn!("CPX_PKCS11_CACHE={v:?} not understood: cache on");
+            true
+        }),
+    };
+    let absolute = |v: Option<String>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    let dir = absolute(get("CPX_PKCS11_CACHE_DIR"))
+        .or_else(|| absolute(admin_value(admin, "cache_dir")))
+        .or_else(|| absolute(get("XDG_CACHE_HOME")).map(|d| d.join("cpx-pkcs11")))
+        .or_else(|| absolute(get("HOME")).map(|h| h.join(".cache").join("cpx-pkcs11")));
+    CacheSettings { enabled, dir }
 }
 
 #[cfg(test)]
@@ -125,6 +188,42 @@ mod tests {
             cfg(&[("CPX_PKCS11_LOG_LEVEL", "bogus")]).log_level,
             ::log::LevelFilter::Warn
         );
+    }
+
+    #[test]
+    fn cache_location_and_switch() {
+        let c = cfg(&[("HOME", "/home/u")]).cache;
+        assert!(c.enabled);
+        assert_eq!(c.dir, Some("/home/u/.cache/cpx-pkcs11".into()));
+        let c = cfg(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/x")]).cache;
+        assert_eq!(c.dir, Some("/x/cpx-pkcs11".into()));
+        // A relative XDG_CACHE_HOME is ignored (XDG base directory specification).
+        let c = cfg(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "rel")]).cache;
+        assert_eq!(c.dir, Some("/home/u/.cache/cpx-pkcs11".into()));
+        let c = cfg(&[("XDG_CACHE_HOME", "/x"), ("CPX_PKCS11_CACHE_DIR", "/d")]).cache;
+        assert_eq!(c.dir, Some("/d".into()));
+        assert_eq!(cfg(&[]).cache.dir, None);
+        for v in ["off", "0", "false", "OFF"] {
+            assert!(!cfg(&[("CPX_PKCS11_CACHE", v)]).cache.enabled, "{v}");
+        }
+    }
+
+    #[test]
+    fn administrator_file() {
+        let admin = "# site policy\ncache = off\ncache_dir = /var/cache/cpx # shared\n";
+        let get = |k: &str| (k == "HOME").then(|| "/home/u".to_string());
+        let c = Config::from_sources(get, admin).cache;
+        assert!(!c.enabled);
+        assert_eq!(c.dir, Some("/var/cache/cpx".into()));
+        // The environment wins.
+        let get = |k: &str| match k {
+            "CPX_PKCS11_CACHE" => Some("on".to_string()),
+            "CPX_PKCS11_CACHE_DIR" => Some("/mine".to_string()),
+            _ => None,
+        };
+        let c = Config::from_sources(get, admin).cache;
+        assert!(c.enabled);
+        assert_eq!(c.dir, Some("/mine".into()));
     }
 
     #[cfg(feature = "sim")]

@@ -31,6 +31,7 @@ fn all_set<T>(list: &T) -> usize {
 #[allow(clippy::too_many_lines)]
 fn abi_contract() {
     std::env::set_var("CPX_SIM_CARDS", "cps3-doctor");
+    common::use_scratch_cache();
     // SAFETY: loading our own PKCS#11 module; the calls below follow the C API.
     let p11 = unsafe { Pkcs11::new(library()) }.expect("load module");
     unsafe {

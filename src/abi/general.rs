@@ -65,6 +65,7 @@ entry!(
         }
         let mut module = Module::new(readers(&config)?);
         module.pin_cache = config.pin_cache;
+        module.card_cache = crate::cpx::cache::CardCache::from_settings(&config.cache);
         // Re-list readers at most every 100 ms (pcscd itself polls cards every 400 ms).
         module.scan_ttl = std::time::Duration::from_millis(100);
         *g = Some(Global { module, pid });

@@ -9,6 +9,7 @@
 //! cpx diag   [--reader NAME]                every check, and what fixes each failing one
 //! cpx trace  [--reader NAME] [--full]       environment, `info`, redacted APDU exchange
 //! cpx register|unregister firefox|chromium|nss|all   the module in the user's NSS databases
+//! cpx cache show|clear                      the module's card cache (no card needed)
 //! ```
 //!
 //! Only `pin change` and `pin unblock` send a PIN or PUK (typed without echo, or given on
@@ -25,6 +26,8 @@
 #[path = "cpx/i18n.rs"]
 #[macro_use]
 mod i18n;
+#[path = "cpx/cache.rs"]
+mod cache;
 #[path = "cpx/card.rs"]
 mod card;
 #[path = "cpx/certs.rs"]
@@ -139,6 +142,9 @@ fn run(cli: &Cli) -> Result<Output, String> {
     match &cli.cmd {
         Cmd::Register(args) => return register::register(args).map(Output::ok),
         Cmd::Unregister(args) => return register::unregister(args).map(Output::ok),
+        Cmd::Cache(action) => {
+            return cache::run(*action, &Config::from_env(), cli.json).map(Output::ok)
+        }
         _ => {}
     }
     let config = Config::from_env();
@@ -218,7 +224,7 @@ fn run(cli: &Cli) -> Result<Output, String> {
             ))
         }
         // Handled above, before the readers are opened.
-        Cmd::Register(_) | Cmd::Unregister(_) => Ok(Output::ok(String::new())),
+        Cmd::Register(_) | Cmd::Unregister(_) | Cmd::Cache(_) => Ok(Output::ok(String::new())),
     }
 }
 

@@ -1,15 +1,18 @@
 //! Binding: confirm the card is a CPx card, then read everything the token needs once
-//! (EF.SN, ODF, TokenInfo, AODF, PrKDF, CDF + certificates, DODF + public data objects).
+//! (EF.SN, ODF, TokenInfo, AODF, PrKDF, CDF + certificates, DODF + public data objects) —
+//! or take it from the persistent card cache (`cache.rs`) when it holds this card's entry
+//! and (CPS3) EF_ACTUA says the card was not updated since.
 //!
 //! Object-level problems (a certificate that does not parse, a data object file that
 //! cannot be read) are logged and the object is skipped or left without a value; card
 //! removal and transport failures abort the bind.
 
+use super::cache::{CacheKey, CachedFile, CardCache, Entry, PinFacts};
 use super::layout::{self, label, mechanism, Cps3AlgRefs, MF};
 use super::pkcs15::{self, op, usage, Path};
-use super::session::{path_bytes, path_fids, ObjectSource, PinRecord, Session};
+use super::session::{path_bytes, path_fids, ObjectSource, PinCache, PinRecord, Session};
 use super::types::{CertInfo, DataObject, Generation, KeyInfo, KeyRole, PinInfo, TokenContents};
-use super::{cps4, files, serial};
+use super::{cps3, cps4, files, serial};
 use crate::apdu::{CardError, Channel};
 
 /// Errors that must abort a bind (the card is gone or unusable), as opposed to problems
@@ -21,22 +24,60 @@ fn fatal(e: &CardError) -> bool {
     )
 }
 
-/// A file's content and its FCP size.
+/// A file's content and its size (FCP size when the card gave one).
 type FileRead = (Vec<u8>, Option<usize>);
 
-/// Reads an optional file: object-level errors become `None` (logged).
-fn read_optional(
-    ch: &mut Channel<'_>,
-    s: &mut Session,
-    path: &[u16],
-    what: &str,
-) -> Result<Option<FileRead>, CardError> {
-    match files::read_file(ch, s, path) {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if fatal(&e) => Err(e),
-        Err(e) => {
-            log::warn!("{what} ({}) not readable: {e}", hex_path(path));
-            Ok(None)
+/// Where the bind's files come from.
+enum Source<'e> {
+    /// The card. Reads are recorded for the cache; `complete` turns false when a file could
+    /// not be read (such a bind is not cached: the failure may be passing).
+    Card {
+        record: Vec<CachedFile>,
+        complete: bool,
+    },
+    /// A cache entry: no card I/O. A file the entry lacks makes it unusable (`missing`).
+    Cached { entry: &'e Entry, missing: bool },
+}
+
+impl Source<'_> {
+    fn card() -> Source<'static> {
+        Source::Card {
+            record: Vec::new(),
+            complete: true,
+        }
+    }
+
+    /// Reads an optional file: object-level errors become `None` (logged).
+    fn read(
+        &mut self,
+        ch: &mut Channel<'_>,
+        s: &mut Session,
+        path: &[u16],
+        what: &str,
+    ) -> Result<Option<FileRead>, CardError> {
+        match self {
+            Source::Cached { entry, missing } => match entry.file(path) {
+                Some(v) => Ok(Some((v.to_vec(), Some(v.len())))),
+                None => {
+                    *missing = true;
+                    Ok(None)
+                }
+            },
+            Source::Card { record, complete } => match files::read_file(ch, s, path) {
+                Ok(v) => {
+                    record.push(CachedFile {
+                        path: path.to_vec(),
+                        content: v.0.clone(),
+                    });
+                    Ok(Some(v))
+                }
+                Err(e) if fatal(&e) => Err(e),
+                Err(e) => {
+                    *complete = false;
+                    log::warn!("{what} ({}) not readable: {e}", hex_path(path));
+                    Ok(None)
+                }
+            },
         }
     }
 }
@@ -59,12 +100,100 @@ pub fn absolute(app_df: &[u16], p: &Path) -> Option<Vec<u16>> {
     }
 }
 
+/// EF.SN in the fewest APDUs: CPS3 READ BINARY by SFI (what OpenSC sends, cpx-cards §8.3),
+/// falling back to SELECT + READ; CPS4 SELECT without FCI + READ (§10.1).
+fn read_ef_sn(ch: &mut Channel<'_>, s: &mut Session) -> Result<Vec<u8>, CardError> {
+    let path = [MF, layout::FID_EF_SN];
+    if s.generation == Generation::Cps4 {
+        files::select_ef_no_fcp(ch, s, &path)?;
+        return files::read_current(ch, Some(layout::EF_SN_LEN));
+    }
+    match files::read_sfi(ch, s, layout::SFI_EF_SN, layout::EF_SN_LEN) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        Err(e) if fatal(&e) => Err(e),
+        _ => files::read_file(ch, s, &path).map(|(v, _)| v),
+    }
+}
+
+/// EF_ACTUA (CPS3 card-update dates, cpx-cards §4.6): `None` when the card has none.
+/// `expected_len` (the cached content's length) reads it in one READ BINARY after a
+/// SELECT without FCP; otherwise the FCP gives the size.
+fn read_actua(
+    ch: &mut Channel<'_>,
+    s: &mut Session,
+    expected_len: Option<usize>,
+) -> Result<Option<Vec<u8>>, CardError> {
+    let path = [MF, layout::FID_EF_ACTUA];
+    let r = match expected_len {
+        Some(n) if n > 0 => {
+            files::select_ef_no_fcp(ch, s, &path).and_then(|_| files::read_current(ch, Some(n)))
+        }
+        _ => files::read_file(ch, s, &path).map(|(v, _)| v),
+    };
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if fatal(&e) => Err(e),
+        Err(e) => {
+            log::debug!("EF_ACTUA not readable: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Whether EF_ACTUA is what the entry saw (always true on CPS4, which has no update marker
+/// the Cryptolib or we check: the entry's maximum age covers it, `cache.rs`).
+fn still_current(ch: &mut Channel<'_>, s: &mut Session, e: &Entry) -> Result<bool, CardError> {
+    if s.generation == Generation::Cps4 {
+        return Ok(true);
+    }
+    let now = read_actua(ch, s, Some(e.actua.as_ref().map_or(0, Vec::len)))?;
+    Ok(now == e.actua)
+}
+
+/// The PIN counters that never change (CPS3 DOCP), for the cache: read now so the first
+/// C_GetTokenInfo costs one VERIFY without data. `None` when they cannot be cached (no PIN,
+/// a PIN with its own usage counter, unreadable).
+fn pin_facts(ch: &mut Channel<'_>, s: &mut Session) -> Result<Option<PinFacts>, CardError> {
+    if s.generation != Generation::Cps3 {
+        return Ok(None);
+    }
+    let (Some(pin), Some(puk)) = (s.user_pin.clone(), s.so_pin.clone()) else {
+        return Ok(None);
+    };
+    let docp = |ch: &mut Channel<'_>, s: &mut Session, r: u8| match cps3::read_chv_docp(ch, s, r) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if fatal(&e) => Err(e),
+        Err(e) => {
+            log::debug!("DOCP of CHV {r} not readable: {e}");
+            Ok(None)
+        }
+    };
+    let Some(p) = docp(ch, s, pin.info.reference)? else {
+        return Ok(None);
+    };
+    let (Some(max_tries), None) = (p.max_tries, p.usage_left) else {
+        return Ok(None);
+    };
+    let puk_usage_left = docp(ch, s, puk.info.reference)?.and_then(|d| d.usage_left);
+    s.pins = PinCache {
+        max_tries: Some(max_tries),
+        pin_usage_left: None,
+        puk_usage_left: Some(puk_usage_left),
+    };
+    Ok(Some(PinFacts {
+        max_tries,
+        puk_usage_left,
+    }))
+}
+
 /// Confirms the card (CPS4: ChipDoc on channel 1; all: EF.SN issuer prefix) and reads the
-/// token contents.
+/// token contents: from `cache` when it holds a valid entry for this card (EF.SN, plus
+/// EF_ACTUA on CPS3: 3 APDUs), else from the card (then stored in `cache`).
 pub fn read_contents(
     ch: &mut Channel<'_>,
     s: &mut Session,
     atr: &[u8],
+    cache: Option<&CardCache>,
 ) -> Result<TokenContents, CardError> {
     let unsupported = || CardError::UnsupportedCard { atr: atr.to_vec() };
     if s.generation == Generation::Cps4 {
@@ -73,7 +202,7 @@ pub fn read_contents(
             cps4::select_chipdoc(ch, s).map_err(|e| if fatal(&e) { e } else { unsupported() })?;
         }
     }
-    let (sn, _) = match files::read_file(ch, s, &[MF, layout::FID_EF_SN]) {
+    let sn = match read_ef_sn(ch, s) {
         Ok(v) => v,
         Err(e) if fatal(&e) => return Err(e),
         Err(e) => {
@@ -82,13 +211,83 @@ pub fn read_contents(
         }
     };
     let serial = serial::parse_ef_sn(&sn, atr)?;
+    let Some(cache) = cache else {
+        return contents_from(ch, s, atr, &serial, &mut Source::card());
+    };
+    let key = CacheKey {
+        generation: s.generation,
+        pan: serial.pan.clone(),
+        atr: atr.to_vec(),
+    };
+    if let Some(entry) = cache.load(&key) {
+        if still_current(ch, s, &entry)? {
+            let mut source = Source::Cached {
+                entry: &entry,
+                missing: false,
+            };
+            let contents = contents_from(ch, s, atr, &serial, &mut source);
+            match (contents, source) {
+                (Ok(c), Source::Cached { missing: false, .. }) => {
+                    if let Some(p) = entry.pins {
+                        s.pins = PinCache {
+                            max_tries: Some(p.max_tries),
+                            pin_usage_left: None,
+                            puk_usage_left: Some(p.puk_usage_left),
+                        };
+                    }
+                    log::debug!("card {} bound from the cache", serial.pan);
+                    return Ok(c);
+                }
+                (r, _) => log::info!(
+                    "card cache: entry of card {} unusable ({}); reading the card",
+                    serial.pan,
+                    r.err().map_or("incomplete".to_string(), |e| e.to_string())
+                ),
+            }
+        } else {
+            log::info!(
+                "card {}: EF_ACTUA changed (card updated); reading the card",
+                serial.pan
+            );
+        }
+    }
+    // Cold: read the card, then keep what never changes.
+    let actua = match s.generation {
+        Generation::Cps4 => None,
+        _ => read_actua(ch, s, None)?,
+    };
+    let mut source = Source::card();
+    let contents = contents_from(ch, s, atr, &serial, &mut source)?;
+    let pins = pin_facts(ch, s)?;
+    if let Source::Card {
+        record,
+        complete: true,
+    } = source
+    {
+        let mut entry = Entry::new(key);
+        entry.actua = actua;
+        entry.pins = pins;
+        entry.files = record;
+        cache.store(&entry);
+    }
+    Ok(contents)
+}
 
+/// The token contents from the PKCS#15 files of `source`.
+fn contents_from(
+    ch: &mut Channel<'_>,
+    s: &mut Session,
+    atr: &[u8],
+    serial: &serial::CardSerial,
+    source: &mut Source<'_>,
+) -> Result<TokenContents, CardError> {
+    let unsupported = || CardError::UnsupportedCard { atr: atr.to_vec() };
     let app = s.app_df.clone();
-    let odf = match read_optional(ch, s, &[&app[..], &[layout::FID_ODF]].concat(), "ODF")? {
+    let odf = match source.read(ch, s, &[&app[..], &[layout::FID_ODF]].concat(), "ODF")? {
         Some((f, _)) => pkcs15::parse_odf(&f),
         None => return Err(unsupported()),
     };
-    let token_info = match read_optional(
+    let token_info = match source.read(
         ch,
         s,
         &[&app[..], &[layout::FID_TOKEN_INFO]].concat(),
@@ -105,11 +304,11 @@ pub fn read_contents(
     }
 
     // Directory files: all of each kind, concatenated.
-    let read_dir = |ch: &mut Channel<'_>, s: &mut Session, paths: &[Path], what: &str| {
+    let mut read_dir = |ch: &mut Channel<'_>, s: &mut Session, paths: &[Path], what: &str| {
         let mut all = Vec::new();
         for p in paths {
             if let Some(abs) = absolute(&app, p) {
-                if let Some((f, _)) = read_optional(ch, s, &abs, what)? {
+                if let Some((f, _)) = source.read(ch, s, &abs, what)? {
                     all.push(f);
                 }
             }
@@ -134,15 +333,15 @@ pub fn read_contents(
         .collect();
 
     pins(s, &aodf);
-    let certs = read_certificates(ch, s, &cdf)?;
+    let certs = read_certificates(ch, s, &cdf, source)?;
     let keys = keys(s.generation, &prkdf, &certs);
-    let data_objects = read_data_objects(ch, s, &dodf)?;
+    let data_objects = read_data_objects(ch, s, &dodf, source)?;
 
     Ok(TokenContents {
         generation: s.generation,
         atr: atr.to_vec(),
-        pan: serial.pan,
-        serial: serial.serial,
+        pan: serial.pan.clone(),
+        serial: serial.serial.clone(),
         label: token_info.label.unwrap_or_default(),
         manufacturer: token_info
             .manufacturer
@@ -211,6 +410,7 @@ fn read_certificates(
     ch: &mut Channel<'_>,
     s: &mut Session,
     cdf: &[pkcs15::Certificate],
+    source: &mut Source<'_>,
 ) -> Result<Vec<(CertInfo, crate::x509::CertFields)>, CardError> {
     let app = s.app_df.clone();
     let mut out = Vec::new();
@@ -219,7 +419,7 @@ fn read_certificates(
             log::warn!("certificate {:?} has no file path; skipped", c.common.label);
             continue;
         };
-        let Some((file, _)) = read_optional(ch, s, &path, &c.common.label)? else {
+        let Some((file, _)) = source.read(ch, s, &path, &c.common.label)? else {
             continue;
         };
         let der = match crate::x509::card_certificate(&file) {
@@ -316,12 +516,15 @@ fn keys(
         .collect()
 }
 
-/// Data objects of the DODF (public values read now), plus on CPS3 contact the CPS2ter
-/// volet copies the Cryptolib synthesises (cryptolib-compat §6.3).
+/// Data objects of the DODF, plus on CPS3 contact the CPS2ter volet copies the Cryptolib
+/// synthesises (cryptolib-compat §6.3). Values of public objects that cannot change are read
+/// now; private ones after login, modifiable ones (CPS_DATA) when first asked for (never
+/// from the cache: another program may have written them).
 fn read_data_objects(
     ch: &mut Channel<'_>,
     s: &mut Session,
     dodf: &[pkcs15::DataObject],
+    source: &mut Source<'_>,
 ) -> Result<Vec<DataObject>, CardError> {
     let app = s.app_df.clone();
     let mut out = Vec::new();
@@ -334,8 +537,8 @@ fn read_data_objects(
         let private = d.common.private();
         let mut value = None;
         let mut size = None;
-        if !private {
-            if let Some((v, sz)) = read_optional(ch, s, &path, &d.common.label)? {
+        if !private && !d.common.modifiable() {
+            if let Some((v, sz)) = source.read(ch, s, &path, &d.common.label)? {
                 value = Some(v);
                 size = sz;
             }

@@ -49,6 +49,43 @@ pub fn select_no_fcp(ch: &mut Channel<'_>, s: &mut Session, path: &[u16]) -> Res
     }
 }
 
+/// SELECT an EF by absolute path without asking for the FCP (one APDU on every protocol);
+/// its parent becomes the current DF.
+pub fn select_ef_no_fcp(
+    ch: &mut Channel<'_>,
+    s: &mut Session,
+    path: &[u16],
+) -> Result<(), CardError> {
+    let cmd = select_command(s.generation, path, false)?;
+    match ch.transmit(&cmd).and_then(|r| r.into_data()) {
+        Ok(_) => {
+            s.current_df = Some(path[..path.len() - 1].to_vec());
+            Ok(())
+        }
+        Err(e) => {
+            s.forget_position();
+            Err(e)
+        }
+    }
+}
+
+/// READ BINARY by short file identifier (`00 B0 <80|SFI> 00 <len>`, CPS3: one APDU, no
+/// SELECT). The EF becomes current, its DF is then unknown to us.
+pub fn read_sfi(
+    ch: &mut Channel<'_>,
+    s: &mut Session,
+    sfi: u8,
+    len: usize,
+) -> Result<Vec<u8>, CardError> {
+    s.forget_position();
+    let cmd = Command::new(0x00, 0xB0, 0x80 | (sfi & 0x1F), 0x00).with_le(len);
+    let r = ch.transmit(&cmd)?;
+    match r.sw {
+        StatusWord::Ok | StatusWord::EndOfFile => Ok(r.data),
+        _ => r.check().map(|_| Vec::new()),
+    }
+}
+
 /// Makes `df` the current DF unless the session knows it already is (CPS3 only; ChipDoc
 /// files are always addressed from the MF).
 pub fn ensure_df(ch: &mut Channel<'_>, s: &mut Session, df: &[u16]) -> Result<(), CardError> {

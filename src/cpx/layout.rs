@@ -116,6 +116,10 @@ pub const ISD_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
 pub const MF: u16 = 0x3F00;
 /// EF.SN in the MF.
 pub const FID_EF_SN: u16 = 0xD003;
+/// EF.SN's short file identifier (cpx-cards §4.5).
+pub const SFI_EF_SN: u8 = 0x1C;
+/// EF_ACTUA: card-update dates (CPS3, cpx-cards §4.6).
+pub const FID_EF_ACTUA: u16 = 0xD010;
 /// PKCS#15 ODF and TokenInfo (standard FIDs, relative to the application DF).
 pub const FID_ODF: u16 = 0x5031;
 pub const FID_TOKEN_INFO: u16 = 0x5032;

@@ -30,6 +30,7 @@
 //! any card I/O (for C_SignInit / C_Sign argument checks).
 
 mod bind;
+pub mod cache;
 pub mod cps2ter;
 pub mod cps3;
 pub mod cps4;
@@ -249,7 +250,15 @@ impl CpxCard {
     /// Recognises the card (ATR mask + EF.SN issuer prefix; CPS4 confirmed on channel 1)
     /// and reads everything once: EF.SN, TokenInfo, AODF, PrKDF, CDF + certificates, DODF +
     /// public data-object values. Not a CPx card → `CardError::UnsupportedCard`.
-    pub fn bind(mut transport: Box<dyn Transport>) -> Result<CpxCard, CardError> {
+    pub fn bind(transport: Box<dyn Transport>) -> Result<CpxCard, CardError> {
+        CpxCard::bind_cached(transport, None)
+    }
+
+    /// [`CpxCard::bind`] through the persistent card cache (`cache.rs`).
+    pub fn bind_cached(
+        mut transport: Box<dyn Transport>,
+        cache: Option<&cache::CardCache>,
+    ) -> Result<CpxCard, CardError> {
         let atr = transport.atr().to_vec();
         let features = transport.features();
         let Some(pattern) = layout::match_atr(&atr) else {
@@ -280,7 +289,7 @@ impl CpxCard {
             session: Session::new(generation, protocol),
             features,
         };
-        let contents = card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr))?;
+        let contents = card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache))?;
         // A reset seen while binding is part of getting to know the card, not news.
         card.session.reset_pending = false;
         card.contents = contents;

@@ -124,10 +124,11 @@ fn bind_cps3_doctor_reads_everything() {
     assert_eq!(puk.label, "Code de déblocage de la carte CPS");
     assert_eq!((puk.reference, puk.min_len, puk.max_len), (2, 8, 8));
 
-    // Data objects: public values read, private ones not, volet copies synthesised.
+    // Data objects: public values read, private ones not, volet copies synthesised;
+    // CPS_DATA (modifiable) is read when first asked for.
     let data = object(&c, "CPS_DATA");
     assert!(data.modifiable && !data.private);
-    assert_eq!(data.value.as_deref(), Some(&[0u8; 256][..]));
+    assert_eq!(data.value, None);
     assert_eq!(data.application, "CPS");
     assert_eq!(data.path, vec![0x3F, 0x00, 0x00, 0x01, 0xA0, 0x01]);
     for (label, file) in [
@@ -291,9 +292,7 @@ fn not_a_cpx_card() {
     ];
     let text = format!(
         "strict\natr {}\n\
-         00 A4 09 04 04 3F 00 D0 03 -> 61 0E\n\
-         00 C0 00 00 0E -> 62 0C 80 02 00 0C 82 01 01 83 02 D0 03 90 00\n\
-         00 B0 00 00 0C -> 5A 0A 80 25 00 00 02 99 21 38 45 0F 90 00\n",
+         00 B0 9C 00 0C -> 5A 0A 80 25 00 00 02 99 21 38 45 0F 90 00\n",
         hex(&atr)
     );
     let t = ScriptedTransport::parse(&text).unwrap();
@@ -314,7 +313,7 @@ fn not_a_cpx_card() {
     ));
     // A CPS3 ATR without EF.SN.
     let text = format!(
-        "strict\natr {}\n00 A4 09 04 04 3F 00 D0 03 -> 6A 82\n",
+        "strict\natr {}\n00 B0 9C 00 0C -> 6A 82\n00 A4 09 04 04 3F 00 D0 03 -> 6A 82\n",
         hex(&atr)
     );
     let t = ScriptedTransport::parse(&text).unwrap();

@@ -16,6 +16,8 @@ mod test_util;
 #[cfg(all(test, feature = "sim"))]
 mod tests;
 #[cfg(all(test, feature = "sim"))]
+mod tests_cache;
+#[cfg(all(test, feature = "sim"))]
 mod tests_pin;
 #[cfg(all(test, feature = "sim"))]
 mod tests_profile;

@@ -34,6 +34,8 @@ pub struct Module {
     /// re-verification (default) or ask for C_Login(CKU_CONTEXT_SPECIFIC) per signature.
     /// Read when a card is bound.
     pub pin_cache: bool,
+    /// The persistent card cache (`cpx::cache`; set by C_Initialize, none in tests).
+    pub card_cache: Option<crate::cpx::cache::CardCache>,
 }
 
 impl Module {
@@ -51,6 +53,7 @@ impl Module {
             scan_ttl: Duration::ZERO,
             last_scan: None,
             pin_cache: true,
+            card_cache: None,
         };
         m.scan();
         for s in &mut m.slots {
@@ -159,7 +162,7 @@ impl Module {
             e => Error::Card(e.into()),
         })?;
         let pin_cache = self.pin_cache;
-        match CpxCard::bind(transport) {
+        match CpxCard::bind_cached(transport, self.card_cache.as_ref()) {
             Ok(card) => {
                 let binding = self.next_binding;
                 self.next_binding += 1;

@@ -70,7 +70,8 @@ impl Module {
     }
 
     /// C_GetAttributeValue: one lookup per requested type (the ABI applies the template
-    /// rules). A private data object's value is read from the card the first time.
+    /// rules). A data object's value not read at bind (private ones, after login;
+    /// CPS_DATA) is read from the card the first time.
     pub fn get_attributes(
         &mut self,
         h: CK_SESSION_HANDLE,
@@ -81,7 +82,9 @@ impl Module {
         if let ObjectKind::Data(i) = o.kind {
             let token = self.token_mut(idx)?;
             let d = &token.contents().data_objects[i];
-            if types.contains(&CKA_VALUE) && d.value.is_none() && token.login == LoginState::User {
+            // Private values after login; public modifiable ones (CPS_DATA) when first asked.
+            let readable = !d.private || token.login == LoginState::User;
+            if types.contains(&CKA_VALUE) && d.value.is_none() && readable {
                 let label = d.label.clone();
                 self.with_card(idx, |c| c.read_data_object(&label))?;
             }

@@ -403,10 +403,22 @@ fn attribute_reads_cost_no_apdu() {
         ],
     );
     assert!(!data.is_empty());
+    // CPS_DATA (modifiable: another program may write it) is read when first asked for,
+    // once; every other public value was read at bind.
+    let cps_data = find(&mut m, h, &[Attr::new(CKA_LABEL, "CPS_DATA")]);
+    for &d in &data {
+        if !cps_data.contains(&d) {
+            m.get_attributes(h, d, &[CKA_VALUE, CKA_LABEL]).unwrap();
+        }
+    }
+    assert_eq!(apdus(&card), before);
+    assert_eq!(value(&mut m, h, cps_data[0], CKA_VALUE), vec![0u8; 256]);
+    let read = apdus(&card) - before;
+    assert!((1..=4).contains(&read), "CPS_DATA read: {read} APDUs");
     for d in data {
         m.get_attributes(h, d, &[CKA_VALUE, CKA_LABEL]).unwrap();
     }
-    assert_eq!(apdus(&card), before);
+    assert_eq!(apdus(&card), before + read);
 }
 
 #[test]

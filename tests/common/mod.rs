@@ -41,10 +41,23 @@ pub fn library() -> PathBuf {
 /// Loads and initialises the module over simulated cards (`CPX_SIM_CARDS`).
 pub fn load(personas: &str) -> Pkcs11 {
     std::env::set_var("CPX_SIM_CARDS", personas);
+    use_scratch_cache();
     let p = Pkcs11::new(library()).expect("load module");
     p.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .expect("C_Initialize");
     p
+}
+
+/// Points the module's persistent card cache at a directory of this test process (never
+/// the user's ~/.cache), unless the caller chose one (or `CPX_TEST_DEFAULT_CACHE` asks for
+/// the default location: tests/flow_cache.rs sets it with a scratch HOME).
+pub fn use_scratch_cache() {
+    if std::env::var_os("CPX_PKCS11_CACHE_DIR").is_none()
+        && std::env::var_os("CPX_TEST_DEFAULT_CACHE").is_none()
+    {
+        let dir = std::env::temp_dir().join(format!("cpx-test-cache-{}", std::process::id()));
+        std::env::set_var("CPX_PKCS11_CACHE_DIR", dir);
+    }
 }
 
 /// A fixture certificate's public key and DER (`fixtures/pki/<name>.der`), parsed with an

@@ -46,6 +46,8 @@ e2e_begin() {
     source "$ROOT/scripts/pcsc-lib.sh"
     W=$CPX_RUN_DIR/e2e
     mkdir -p "$W"
+    # Our module's persistent card cache stays in the scratch directory (never ~/.cache).
+    export CPX_PKCS11_CACHE_DIR=${CPX_PKCS11_CACHE_DIR:-$CPX_RUN_DIR/card-cache}
     START=$(date +%s%N)
     trap e2e_cleanup EXIT
     trap 'exit 130' INT TERM HUP

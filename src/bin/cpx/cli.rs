@@ -43,6 +43,8 @@ pub enum Cmd {
     },
     Register(RegisterArgs),
     Unregister(UnregisterArgs),
+    /// `cpx cache show|clear` (`cache.rs`).
+    Cache(crate::cache::Action),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -352,6 +354,37 @@ pub fn build() -> Command {
     )
     .subcommand(registration("register"))
     .subcommand(registration("unregister"))
+    .subcommand(
+        command(
+            "cache",
+            tr!(
+                "Cache des cartes du module PKCS#11 : show (cartes, âge, taille) ou clear",
+                "The PKCS#11 module's card cache: show (cards, age, size) or clear"
+            ),
+            tr!("cpx cache [OPTIONS] <COMMANDE>", "cpx cache [OPTIONS] <COMMAND>"),
+            true,
+        )
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(command(
+            "show",
+            tr!(
+                "Les cartes en cache : laquelle, depuis quand, quelle taille",
+                "The cached cards: which, how old, how big"
+            ),
+            tr!("cpx cache show [OPTIONS]", "cpx cache show [OPTIONS]"),
+            false,
+        ))
+        .subcommand(command(
+            "clear",
+            tr!(
+                "Vide le cache (le prochain démarrage relit la carte)",
+                "Empty the cache (the next start reads the card again)"
+            ),
+            tr!("cpx cache clear [OPTIONS]", "cpx cache clear [OPTIONS]"),
+            false,
+        )),
+    )
 }
 
 /// `cpx register` / `cpx unregister` (arguments defined in `register.rs`), with our help
@@ -470,6 +503,10 @@ fn to_cli(m: &ArgMatches) -> Result<Cli, clap::Error> {
         },
         "pin-status" => Cmd::PinStatus(card_args(sub)),
         "diag" => Cmd::Diag(card_args(sub)),
+        "cache" => Cmd::Cache(match sub.subcommand() {
+            Some(("clear", _)) => crate::cache::Action::Clear,
+            _ => crate::cache::Action::Show,
+        }),
         "trace" => Cmd::Trace {
             card: card_args(sub),
             full: sub.get_flag("full"),
