@@ -11,6 +11,7 @@
 //! `cargo bench --features sim --bench engine`; results on stdout and in
 //! `target/bench/engine.tsv` (plotted by `scripts/bench-plot.py`).
 
+use cpx_pkcs11::cpx::cache::CardCache;
 use cpx_pkcs11::cpx::HashAlg;
 use cpx_pkcs11::p11::{mechanism, Attr, AttrLookup, Mechanism, Module, Output};
 use cpx_pkcs11::sim::profile::Latency;
@@ -22,7 +23,7 @@ use cpx_pkcs11::transport::{
 };
 use cryptoki_sys::*;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -364,23 +365,31 @@ fn show_traces() -> bool {
     std::env::var_os("CPX_BENCH_TRACE").is_some()
 }
 
-fn bench_card(card: &'static str) -> Vec<Row> {
-    let mut rows = Vec::new();
-
-    // Cold ("time to first certificate"): a new Module (C_Initialize), C_GetSlotList,
-    // C_OpenSession (binds: reads the card), C_FindObjects, C_GetAttributeValue(CKA_VALUE).
-    // Loading the persona from disk is not timed.
+/// A process start: a new Module (C_Initialize), C_OpenSession (bind), the first
+/// certificate's value. `cache`: the cache directory, and whether to clear it before each run.
+fn start_row(card: &'static str, name: &'static str, cache: Option<(&Path, bool)>) -> Row {
     let mut samples = Vec::new();
+    if let Some((dir, _)) = cache {
+        // Fill the cache once (a warm series needs it; a cold one clears it anyway).
+        let (readers, _, _) = readers(card);
+        let mut m = Module::new(Box::new(readers));
+        m.card_cache = Some(CardCache::new(dir));
+        open(&mut m);
+    }
     for i in 0..RUNS {
+        if let Some((dir, true)) = cache {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let (readers, trace, spent) = readers(card);
         let t = Instant::now();
         let mut m = Module::new(Box::new(readers));
+        m.card_cache = cache.map(|(d, _)| CardCache::new(d));
         let h = open(&mut m);
         let der = first_certificate(&mut m, h);
         let wall_ns = t.elapsed().as_nanos() as u64;
         assert!(der.len() > 500);
         if i == 0 && show_traces() {
-            eprintln!("--- {card}: bind + first certificate");
+            eprintln!("--- {card}: {name}");
             eprint!("{}", trace.render());
         }
         samples.push(Sample {
@@ -391,7 +400,35 @@ fn bench_card(card: &'static str) -> Vec<Row> {
             host_ns: wall_ns.saturating_sub(spent.nanos()),
         });
     }
-    rows.push(summarise(card, "bind + first certificate (cold)", &samples));
+    summarise(card, name, &samples)
+}
+
+fn bench_card(card: &'static str) -> Vec<Row> {
+    let mut rows = Vec::new();
+
+    // Cold ("time to first certificate"): a new Module (C_Initialize), C_GetSlotList,
+    // C_OpenSession (binds: reads the card), C_FindObjects, C_GetAttributeValue(CKA_VALUE).
+    // Loading the persona from disk is not timed. Without the persistent cache, then with it
+    // (cold: cleared before each run, the entry written; warm: the entry of the card used).
+    rows.push(start_row(
+        card,
+        "bind + first certificate (cold, no cache)",
+        None,
+    ));
+    let dir = std::env::temp_dir().join(format!("cpx-bench-cache-{}", std::process::id()));
+    let cache = Some((dir.as_path(), true));
+    rows.push(start_row(
+        card,
+        "bind + first certificate (cold, cache written)",
+        cache,
+    ));
+    let cache = Some((dir.as_path(), false));
+    rows.push(start_row(
+        card,
+        "bind + first certificate (warm: cache hit)",
+        cache,
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
 
     let mut r = rig(card);
     r.m.pin_status_ttl = Duration::ZERO;

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages the tests and the demo need (as root, with apt-get).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
-PKGS=(pcscd libpcsclite-dev pkg-config vsmartcard-vpcd pcsc-tools opensc opensc-pkcs11 openssl gnutls-bin libnss3-tools p11-kit libengine-pkcs11-openssl curl python3 dpkg-dev)
+PKGS=(pcscd libpcsclite-dev pkg-config vsmartcard-vpcd pcsc-tools opensc opensc-pkcs11 openssl gnutls-bin libnss3-tools p11-kit libengine-pkcs11-openssl curl python3 dpkg-dev time)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
