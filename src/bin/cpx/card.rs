@@ -129,7 +129,21 @@ pub fn bind_reader(
         Some(rec) => Box::new(Recorder::new(transport, rec)),
         None => transport,
     };
-    CpxCard::bind(transport)
+    let mut card = CpxCard::bind(transport)?;
+    // Public values the bind leaves for when they are asked for (CPS_DATA).
+    let unread: Vec<String> = card
+        .contents()
+        .data_objects
+        .iter()
+        .filter(|d| !d.private && d.value.is_none())
+        .map(|d| d.label.clone())
+        .collect();
+    for label in unread {
+        if let Err(e) = card.read_data_object(&label) {
+            log::debug!("{label}: {e}");
+        }
+    }
+    Ok(card)
 }
 
 /// Picks the reader (`--reader`) and binds its card.

@@ -361,7 +361,10 @@ pub fn build() -> Command {
                 "Cache des cartes du module PKCS#11 : show (cartes, âge, taille) ou clear",
                 "The PKCS#11 module's card cache: show (cards, age, size) or clear"
             ),
-            tr!("cpx cache [OPTIONS] <COMMANDE>", "cpx cache [OPTIONS] <COMMAND>"),
+            tr!(
+                "cpx cache [OPTIONS] <COMMANDE>",
+                "cpx cache [OPTIONS] <COMMAND>"
+            ),
             true,
         )
         .subcommand_required(true)
