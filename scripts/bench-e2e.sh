@@ -53,7 +53,7 @@ while (($#)); do
     esac
     shift
 done
-SCENARIOS="L O LO sign"
+SCENARIOS=${CPX_BENCH_SCENARIOS:-"L O LO sign"}
 if ((SHORT)); then
     RUNS=1
     SCENARIOS="LO sign"
