@@ -75,6 +75,7 @@ RAW=$W/raw.tsv
 
 # OpenSC configurations of our own: file cache off / on (in $W, never ~/.cache).
 OSC_CACHE_DIR=$W/opensc-cache
+mkdir -p "$W/opensc-home"
 cat >"$W/opensc-off.conf" <<EOF
 app default {
     framework pkcs15 { use_file_caching = no; }
@@ -95,12 +96,14 @@ printf 'benchmark document' | openssl dgst -sha256 -binary >"$W/hash.bin"
     cat "$W/hash.bin"
 } >"$W/digestinfo.bin"
 
-# module_env MODULE_NAME: the environment of pkcs11-tool for that configuration.
+# module_cmd MODULE_NAME: the pkcs11-tool command line (with its environment) of that configuration.
 module_cmd() {
     case $1 in
     cpx) echo "env CPX_PKCS11_CACHE_DIR=$OUR_CACHE_DIR CPX_PKCS11_LOG_LEVEL=error pkcs11-tool --module $M" ;;
-    opensc-off) echo "env OPENSC_CONF=$W/opensc-off.conf pkcs11-tool --module $OPENSC" ;;
-    opensc-on) echo "env OPENSC_CONF=$W/opensc-on.conf pkcs11-tool --module $OPENSC" ;;
+    # OpenSC 0.23 keeps its file cache in $XDG_CACHE_HOME/opensc or ~/.cache/opensc whatever
+    # file_cache_dir says: both point into the scratch directory.
+    opensc-off) echo "env OPENSC_CONF=$W/opensc-off.conf HOME=$W/opensc-home XDG_CACHE_HOME=$OSC_CACHE_DIR pkcs11-tool --module $OPENSC" ;;
+    opensc-on) echo "env OPENSC_CONF=$W/opensc-on.conf HOME=$W/opensc-home XDG_CACHE_HOME=$OSC_CACHE_DIR pkcs11-tool --module $OPENSC" ;;
     esac
 }
 

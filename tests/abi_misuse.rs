@@ -634,6 +634,7 @@ unsafe extern "C" fn bad_mutex_op(_: *mut std::ffi::c_void) -> CK_RV {
 #[allow(clippy::too_many_lines)]
 fn misuse_matrix() {
     std::env::set_var("CPX_SIM_CARDS", "cps3-doctor");
+    common::use_scratch_cache();
     // SAFETY: loading our own PKCS#11 module.
     let p11 = unsafe { Pkcs11::new(library()) }.expect("load module");
     let mut list: *mut CK_FUNCTION_LIST = null_mut();

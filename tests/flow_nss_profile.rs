@@ -49,6 +49,7 @@ fn ulong_attr(ty: CK_ATTRIBUTE_TYPE, v: &mut CK_ULONG) -> CK_ATTRIBUTE {
 #[test]
 fn nss_profile_and_notify() {
     std::env::set_var("CPX_SIM_CARDS", "cps3-doctor,cps4-nurse");
+    common::use_scratch_cache();
     // SAFETY: loading our own PKCS#11 module; the calls below follow the C API.
     let p11 = unsafe { Pkcs11::new(common::library()) }.expect("load module");
     unsafe {
