@@ -2,7 +2,8 @@
 # Runs every test: formatting, lints, unit and integration tests, the release checks, and the
 # end-to-end suites through real pcscd + vpcd + cpx-vcard with independent clients: OpenSC's
 # own driver against the simulated card, and our release module driven by pkcs11-tool,
-# p11tool (GnuTLS) and NSS certutil.
+# p11tool (GnuTLS) and NSS certutil; the no-PIN-in-any-output suite, a bounded fuzzing run
+# (scripts/fuzz.sh) and valgrind memcheck (scripts/valgrind.sh).
 # Installs the Debian packages it needs first (scripts/deps.sh, as root).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,9 @@ step e2e-package bash tests/e2e/package.sh
 step e2e-browsers bash tests/e2e/browsers.sh
 step e2e-java bash tests/e2e/java.sh
 step e2e-python bash tests/e2e/python.sh
+step e2e-secrets bash tests/e2e/secrets.sh
+step fuzz bash scripts/fuzz.sh
+step valgrind bash scripts/valgrind.sh
 
 echo
 echo "test-all: ${passed} steps passed, ${failed} failed${failures:+ (${failures[*]})}"

@@ -5,7 +5,7 @@
 //! * `61 xx`: GET RESPONSE `CLA C0 00 00 xx` on the same logical channel, repeated while
 //!   `61 xx` comes back, data concatenated;
 //! * `9F xx` (CPS2ter volet): GET RESPONSE `A0 C0 00 00 xx`;
-//! * `6C xx`: the command is re-sent once with Le = xx;
+//! * `6C xx`: the command is re-sent once with Le = xx (never one that carries a PIN);
 //! * a hostile card cannot make it loop or grow without bound: at most
 //!   [`MAX_GET_RESPONSE_ROUNDS`] GET RESPONSEs and [`MAX_RESPONSE_BYTES`] bytes per command;
 //! * an APDU counter and an optional in-memory trace in which PIN data is masked; `trace`
@@ -187,7 +187,10 @@ impl<'a> Channel<'a> {
             }
         }
         let mut r = self.exchange(last, cmd.ins)?;
-        if let StatusWord::WrongLe(n) = r.sw {
+        // A command carrying a PIN or PUK is sent once: a `6C xx` to it is the card's error,
+        // never a reason to send the secret again (found by fuzz/ card target).
+        let carries_secret = cmd.is_sensitive() && !cmd.data.is_empty();
+        if let (StatusWord::WrongLe(n), false) = (r.sw, carries_secret) {
             let mut again = last.clone();
             again.le = Some(le_to_len(n));
             r = self.exchange(&again, cmd.ins)?;

@@ -743,6 +743,10 @@ impl CpxCard {
             if value.len() > size {
                 return Err(CardError::WrongLength);
             }
+            // The size comes from the card's FCP (up to 4 GiB): never pad beyond a file.
+            if size > files::MAX_FILE {
+                return Err(CardError::Malformed("data object file larger than 32 KiB"));
+            }
             let mut padded = value.to_vec();
             padded.resize(size, 0);
             files::update_file(ch, s, &source.path, &padded)?;

@@ -6,6 +6,9 @@ use super::layout::{self, Cps3AlgRefs};
 use super::types::{Generation, PinInfo};
 use crate::apdu::Protocol;
 
+/// The longest PIN block sent: old ‖ new of a CHANGE REFERENCE DATA fits a short APDU.
+pub const MAX_PIN_BLOCK: usize = 127;
+
 /// A PIN or PUK as the engine uses it (the AODF entry plus what `PinInfo` leaves out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinRecord {
@@ -20,6 +23,12 @@ impl PinRecord {
     pub fn encode(&self, pin: &[u8]) -> Option<super::types::Secret> {
         let stored = self.info.stored_len;
         if stored > 0 && pin.len() > stored {
+            return None;
+        }
+        // The stored length comes from the card's AODF: a block that could not travel in a
+        // short APDU (old ‖ new of a change included) is refused, never allocated (a hostile
+        // card announcing 2^51 bytes aborted the process; found by fuzz/ card target).
+        if stored.max(pin.len()) > MAX_PIN_BLOCK {
             return None;
         }
         // Allocate once at the final size, so no unzeroised copy is left behind by a
@@ -189,6 +198,18 @@ mod tests {
         let mut raw = PinRecord::default_so();
         raw.info.stored_len = 8;
         assert_eq!(&raw.encode(b"1234").unwrap()[..], b"1234");
+    }
+
+    #[test]
+    fn absurd_stored_length_from_the_card_is_refused() {
+        // A hostile AODF's storedLength: refused, not allocated (the process used to abort).
+        let mut rec = PinRecord::default_user();
+        rec.info.stored_len = 2_254_003_207_405_825;
+        assert!(rec.encode(b"1234").is_none());
+        rec.info.stored_len = MAX_PIN_BLOCK + 1;
+        assert!(rec.encode(b"1234").is_none());
+        rec.info.stored_len = MAX_PIN_BLOCK;
+        assert_eq!(rec.encode(b"1234").unwrap().len(), MAX_PIN_BLOCK);
     }
 
     #[test]

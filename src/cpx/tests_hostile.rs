@@ -174,3 +174,56 @@ fn noise_only_card_is_refused_cleanly() {
         assert!(n < 200, "seed {seed}: {n} APDUs before giving up");
     }
 }
+
+/// Answers every SELECT of the CPS_DATA file (`…A0 01`) with an FCP announcing a 4 GiB file.
+struct HugeFile {
+    inner: Box<dyn Transport>,
+}
+
+impl Transport for HugeFile {
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn protocol(&self) -> Protocol {
+        self.inner.protocol()
+    }
+    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let r = self.inner.transmit(c_apdu)?;
+        if c_apdu.len() > 5 && c_apdu[1] == 0xA4 && c_apdu[5..].ends_with(&[0xA0, 0x01]) {
+            return Ok(vec![
+                0x62, 0x0D, 0x82, 0x01, 0x01, 0x83, 0x02, 0xA0, 0x01, 0x80, 0x04, 0xFF, 0xFF, 0xFF,
+                0xFF, 0x90, 0x00,
+            ]);
+        }
+        Ok(r)
+    }
+    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
+        self.inner.begin()
+    }
+    fn end(&mut self) -> Result<(), TransportError> {
+        self.inner.end()
+    }
+}
+
+#[test]
+fn data_object_file_size_from_the_card_is_bounded() {
+    // A card whose FCP announces a 4 GiB CPS_DATA file: the write is refused, nothing is
+    // padded to that size (it used to allocate 4 GiB and send it in 0xE7-byte pieces).
+    let mut readers = SimReaders::from_spec("cps3-doctor").unwrap();
+    let name = readers.list().unwrap()[0].name.clone();
+    let transport = HugeFile {
+        inner: readers.connect(&name).unwrap(),
+    };
+    let mut card = CpxCard::bind(Box::new(transport)).unwrap();
+    card.login(b"1234").unwrap();
+    let sent_before = readers.cards()[0].1.lock().unwrap().trace().apdu_count();
+    let r = card.write_data_object("CPS_DATA", b"hello");
+    // Refused on the size alone, before a 4 GiB padded copy was made (update_file's own
+    // check came only after that allocation).
+    assert_eq!(
+        r,
+        Err(CardError::Malformed("data object file larger than 32 KiB"))
+    );
+    let sent = readers.cards()[0].1.lock().unwrap().trace().apdu_count() - sent_before;
+    assert!(sent < 10, "{sent} APDUs for a refused write");
+}

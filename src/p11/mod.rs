@@ -21,6 +21,8 @@ mod tests_cache;
 mod tests_pin;
 #[cfg(all(test, feature = "sim"))]
 mod tests_profile;
+#[cfg(all(test, feature = "sim"))]
+mod tests_security;
 
 pub use crypto::InitOp;
 pub use error::{card_rv, Error, Result};

@@ -8,11 +8,11 @@ use super::session::{Operation, Session};
 use super::slot::{LoginState, Slot, SlotInfo, Token, TokenInfo};
 use crate::apdu::CardError;
 use crate::cpx::{CpxCard, PinInfo};
+use crate::locked::LockedSecret;
 use crate::transport::{Readers, TransportError};
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use zeroize::Zeroizing;
 
 /// The PKCS#11 module over a set of readers.
 pub struct Module {
@@ -526,7 +526,7 @@ impl Module {
                 if user == CKU_USER {
                     token.login = LoginState::User;
                     if token.keep_pin {
-                        token.pin = pin.map(|p| Zeroizing::new(p.to_vec()));
+                        token.pin = pin.map(LockedSecret::new);
                     }
                 } else {
                     token.login = LoginState::So;
@@ -724,7 +724,7 @@ impl Module {
         match token.card.change_pin(old, new) {
             Ok(()) => {
                 if token.login == LoginState::User && token.keep_pin {
-                    token.pin = Some(Zeroizing::new(new.to_vec()));
+                    token.pin = Some(LockedSecret::new(new));
                 }
                 Ok(())
             }

@@ -2,7 +2,8 @@
 //! (`cryptolib-compat.md` §4–5, `style.md` §6).
 
 use super::object::{Object, ObjectKind, ObjectView};
-use crate::cpx::{CpxCard, PinStatus, Secret, TokenContents};
+use crate::cpx::{CpxCard, PinStatus, TokenContents};
+use crate::locked::LockedSecret;
 use crate::x509::{self, CertFields};
 use cryptoki_sys::*;
 use std::time::Instant;
@@ -39,9 +40,10 @@ pub struct Token {
     pub objects: Vec<Object>,
     pub cert_fields: Vec<Option<CertFields>>,
     pub login: LoginState,
-    /// The user PIN, kept for the Cryptolib's silent re-verification (compat §9); zeroed on
-    /// drop, dropped on logout, removal and reset.
-    pub pin: Option<Secret>,
+    /// The user PIN, kept for the Cryptolib's silent re-verification (compat §9): in a
+    /// locked page excluded from core dumps, zeroed on drop, dropped on logout, removal and
+    /// reset (`locked.rs`, `docs/security.md`).
+    pub pin: Option<LockedSecret>,
     /// Last counters read, with when (C_GetTokenInfo coalesces within a second).
     pub pin_status: Option<(Instant, PinStatus)>,
     /// Keep the user PIN for the silent re-verification (`CPX_PKCS11_PIN_CACHE`, never on a

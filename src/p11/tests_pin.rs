@@ -100,8 +100,8 @@ fn set_pin_counts_and_takes_effect() {
             .as_ref()
             .unwrap()
             .pin
-            .as_deref()
-            .map(|p| p.as_slice()),
+            .as_ref()
+            .map(|p| p.as_bytes()),
         Some(&b"1234"[..])
     );
     m.logout(rw).unwrap();

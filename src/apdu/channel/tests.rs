@@ -229,6 +229,26 @@ fn wrong_le_is_corrected_once() {
 }
 
 #[test]
+fn wrong_le_never_resends_a_pin() {
+    // Found by the fuzzer (fuzz/ card target): a hostile card answering `6C xx` to VERIFY
+    // got the PIN a second time. Now the answer is an error and the PIN went out once.
+    for (ins, p2) in [(0x20u8, 0x01u8), (0x24, 0x01), (0x2C, 0x01)] {
+        let cmd = Command::new(0x00, ins, 0x00, p2).with_data(&h("31 32 33 34 FF FF FF FF"));
+        let sent = format!("00 {ins:02X} 00 {p2:02X} 08 31 32 33 34 FF FF FF FF");
+        let mut t = strict(&[(sent.as_str(), "6C 61")]);
+        let mut ch = Channel::new(&mut t, Protocol::T0);
+        let r = ch.transmit(&cmd).unwrap();
+        assert_eq!(r.sw, StatusWord::WrongLe(0x61));
+        assert_eq!(
+            t.commands().len(),
+            1,
+            "INS {ins:02X}: the secret was sent again"
+        );
+    }
+    // Commands without a secret are still corrected (wrong_le_is_corrected_once).
+}
+
+#[test]
 fn wrong_le_on_get_response() {
     let mut t = strict(&[
         ("00 88 00 00 01 01", "61 10"),
