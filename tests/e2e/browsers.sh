@@ -7,9 +7,10 @@
 #
 #   tests/e2e/browsers.sh
 #
-# The server is `openssl s_server -Verify 1 -verify_return_error -CAfile fixtures/pki/ca-chain.pem
-# -www -tls1_2` with a leaf for 127.0.0.1 signed by a throwaway CA made here and trusted in each
-# NSS database (CPS3 has no RSA-PSS, so TLS 1.2 with PKCS#1 v1.5). The certificate is chosen
+# The servers are `openssl s_server -Verify 1 -verify_return_error -CAfile fixtures/pki/ca-chain.pem
+# -www -tls1_2` (and `-tls1_3`) with a leaf for 127.0.0.1 signed by a throwaway CA made here and
+# trusted in each NSS database (CPS3 has no RSA-PSS, so TLS 1.2 with PKCS#1 v1.5; CPS4 does TLS
+# 1.3 with RSA-PSS). The certificate is chosen
 # without a chooser: Firefox's pref security.default_personal_cert = "Select Automatically",
 # Chromium's managed policy AutoSelectCertificateForUrls (a file in
 # /etc/chromium/policies/managed/, removed on exit).
@@ -17,6 +18,7 @@
 # Runs, for each browser:
 #   pin     cps3-doctor through real pcscd + vpcd + cpx-vcard and the release module (no
 #           simulator inside): the PIN is typed into the browser's own prompt with xdotool;
+#   tls13   the same with cps4-nurse against a TLS 1.3 server: the client signs with RSA-PSS;
 #   pinpad  the virtual PIN-pad reader (CKF_PROTECTED_AUTHENTICATION_PATH), nobody types the
 #           PIN: vpcd has no SCardControl (its IFDHControl answers IFD_ERROR_NOT_SUPPORTED, so
 #           no reader behind pcscd can offer FEATURE_VERIFY_PIN_DIRECT), hence the in-process
@@ -28,9 +30,9 @@
 # and checks the page the browser shows, read through the browser's own remote protocol
 # (Marionette for Firefox, DevTools for Chromium; tests/e2e/browser_page.py): the verified
 # client certificate's subject (CN) and serial are the card's authentication certificate's
-# (fixtures/pki/cps3-doctor-auth.pem), "Verify return code: 0 (ok)", TLSv1.2, "Peer signature
-# type: RSA"; and that the module signed (C_Sign in its log). Screenshots of each run are kept,
-# the prompt and the page: $CPX_RUN_DIR/e2e/{firefox,chromium}-{pin,pinpad}{-prompt,}.png, with
+# (fixtures/pki/<persona>-auth.pem), "Verify return code: 0 (ok)", the protocol (TLSv1.2 or
+# TLSv1.3) and "Peer signature type: RSA" (RSA-PSS on TLS 1.3); and that the module signed. Screenshots of each run are kept,
+# the prompt and the page: $CPX_RUN_DIR/e2e/{firefox,chromium}-{pin,tls13,pinpad}{-prompt,}.png, with
 # the page text, the browser's output and the module's log (the scratch directory is kept; the
 # profiles are removed).
 #
@@ -57,6 +59,7 @@ unset CPX_SIM_CARDS CPX_SIM_PINPAD
 e2e_begin browsers keep
 e2e_module_log
 PERSONA=cps3-doctor
+PERSONA4=cps4-nurse
 PIN=1234
 BROWSER_T=40 # seconds for one browser run: start, prompt, handshake, page
 POLICY_DIR=/etc/chromium/policies/managed
@@ -117,11 +120,14 @@ CPX=$ROOT/target/release/cpx
 pass "tools present ($(firefox-esr --version 2>/dev/null | head -1); $(chromium --version 2>/dev/null | head -1); module $M)"
 
 # --- what the page must show: the card's authentication certificate ---------------------
-AUTH_PEM=$ROOT/fixtures/pki/$PERSONA-auth.pem
-CN=$(openssl x509 -in "$AUTH_PEM" -noout -subject -nameopt multiline |
-    grep -oE 'commonName *= *[^ +]+' | sed -e 's/.*= *//' | head -1 || true)
-SERIAL=$(openssl x509 -in "$AUTH_PEM" -noout -serial | sed -e 's/^serial=//' | tr 'A-F' 'a-f' | sed -e 's/^0*//')
-[[ -n $CN && -n $SERIAL ]] || fatal "cannot read CN and serial of $AUTH_PEM"
+# expect PERSONA: CN and SERIAL (lower-case hex) of the persona's authentication certificate.
+expect() {
+    local pem=$ROOT/fixtures/pki/$1-auth.pem
+    CN=$(openssl x509 -in "$pem" -noout -subject -nameopt multiline |
+        grep -oE 'commonName *= *[^ +]+' | sed -e 's/.*= *//' | head -1 || true)
+    SERIAL=$(openssl x509 -in "$pem" -noout -serial | sed -e 's/^serial=//' | tr 'A-F' 'a-f' | sed -e 's/^0*//')
+    [[ -n $CN && -n $SERIAL ]] || fatal "cannot read CN and serial of $pem"
+}
 
 # --- the https server: a throwaway CA, a leaf for 127.0.0.1 ------------------------------
 S=$W/server
@@ -139,15 +145,19 @@ mkdir -p "$S"
     show "$S/pki.out"
     fatal "server certificates"
 }
-PORT=$(free_port)
-URL=https://127.0.0.1:$PORT/
-start_bg "$W/s_server.log" openssl s_server -accept "127.0.0.1:$PORT" -cert "$S/srv.pem" -key "$S/srv.key" \
-    -Verify 1 -verify_return_error -CAfile "$ROOT/fixtures/pki/ca-chain.pem" -www -tls1_2
-for ((i = 0; i < 100; i++)); do
-    grep -q ACCEPT "$W/s_server.log" 2>/dev/null && break
-    sleep 0.05
+# Two servers: TLS 1.2 (CPS3: PKCS#1 v1.5) and TLS 1.3 (CPS4: RSA-PSS).
+declare -A PORT_OF URL_OF
+for v in tls1_2 tls1_3; do
+    PORT_OF[$v]=$(free_port)
+    URL_OF[$v]=https://127.0.0.1:${PORT_OF[$v]}/
+    start_bg "$W/s_server-$v.log" openssl s_server -accept "127.0.0.1:${PORT_OF[$v]}" -cert "$S/srv.pem" \
+        -key "$S/srv.key" -Verify 1 -verify_return_error -CAfile "$ROOT/fixtures/pki/ca-chain.pem" -www "-$v"
+    for ((i = 0; i < 100; i++)); do
+        grep -q ACCEPT "$W/s_server-$v.log" 2>/dev/null && break
+        sleep 0.05
+    done
+    grep -q ACCEPT "$W/s_server-$v.log" || fatal "s_server -$v did not start ($(tail -2 "$W/s_server-$v.log"))"
 done
-grep -q ACCEPT "$W/s_server.log" || fatal "s_server did not start ($(tail -2 "$W/s_server.log"))"
 
 # --- the display --------------------------------------------------------------------------
 # Xvfb picks a free display and writes its number to fd 3.
@@ -155,22 +165,22 @@ grep -q ACCEPT "$W/s_server.log" || fatal "s_server did not start ($(tail -2 "$W
 setsid Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$W/xvfb.log" 2>&1 3>"$W/xvfb.display" </dev/null &
 bg_pids+=("$!")
 DISPLAY=
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 300; i++)); do
     DISPLAY=$(tr -cd '0-9' <"$W/xvfb.display")
     [[ -n $DISPLAY ]] && break
     sleep 0.1
 done
 [[ -n $DISPLAY ]] || fatal "Xvfb gave no display ($(tail -2 "$W/xvfb.log"))"
 export DISPLAY=:$DISPLAY
-pass "https server on $URL (client CA fixtures/pki/ca-chain.pem) and Xvfb on $DISPLAY"
+pass "https servers ${URL_OF[tls1_2]} (TLS 1.2) and ${URL_OF[tls1_3]} (TLS 1.3), client CA fixtures/pki/ca-chain.pem; Xvfb on $DISPLAY"
 
 # --- the Chromium policy: this URL gets the certificate without a chooser ----------------
 if [[ " ${BROWSERS[*]} " == *" chromium "* ]]; then
     for d in /etc/chromium/policies /etc/chromium/policies/managed; do
         [[ -d $d ]] || { mkdir -p "$d" && created_dirs=("$d" "${created_dirs[@]}"); }
     done
-    printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}"]}\n' \
-        "$PORT" >"$POLICY"
+    printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}", "{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}"]}\n' \
+        "${PORT_OF[tls1_2]}" "${PORT_OF[tls1_3]}" >"$POLICY"
 fi
 
 # --- one run --------------------------------------------------------------------------------
@@ -200,6 +210,13 @@ logged_in_since() { tail -n +"$(($1 + 1))" "$mlog" | grep -q 'C_Login -> CKR_OK'
 one_run() { # BROWSER MODE
     local browser=$1 mode=$2 name=$1-$2 home profile db module w t0 page mark pid i
     local -a env_=() cmd=() reader=()
+    # TLS 1.2 with PKCS#1 v1.5 on CPS3; TLS 1.3 (RSA-PSS, CPS4 only) in the tls13 runs.
+    local persona=$PERSONA tls=tls1_2 proto=TLSv1.2 sigtype=RSA
+    if [[ $mode == tls13 ]]; then
+        persona=$PERSONA4 tls=tls1_3 proto=TLSv1.3 sigtype=RSA-PSS
+    fi
+    local url=${URL_OF[$tls]}
+    expect "$persona"
     t0=$(date +%s%N)
     home=$W/$name/home
     profile=$W/$name/profile
@@ -251,13 +268,13 @@ user_pref("security.OCSP.enabled", 0);
 user_pref("browser.safebrowsing.update.enabled", false);
 EOF
         cmd=(firefox-esr --marionette -remote-allow-system-access --no-remote --profile "$profile"
-            --width 1280 --height 800 "$URL")
+            --width 1280 --height 800 "$url")
         reader=(marionette "$port")
         ;;
     chromium)
         cmd=(chromium --no-sandbox --user-data-dir="$profile" --no-first-run --no-default-browser-check
             --disable-gpu --password-store=basic --remote-debugging-port="$port" --window-size=1280,800
-            --window-position=0,0 "$URL")
+            --window-position=0,0 "$url")
         reader=(cdp "$port")
         ;;
     esac
@@ -265,7 +282,7 @@ EOF
     start_bg "$W/$name.log" env HOME="$home" "${env_[@]}" "${cmd[@]}"
     pid=$BG_PID
     case $browser/$mode in
-    firefox/pin) w=$(wait_window "Password Required") ;;
+    firefox/pin | firefox/tls13) w=$(wait_window "Password Required") ;;
     chromium/*) w=$(wait_window "Unlock Security Device") ;;
     firefox/pinpad) w=$(wait_window "Protected Authentication") ;;
     esac
@@ -279,7 +296,7 @@ EOF
     fi
     import -window root "$W/$name-prompt.png" 2>/dev/null || true
     case $browser/$mode in
-    */pin)
+    */pin | */tls13)
         type_into "$w" "$PIN" || fail "$name: xdotool could not type into the PIN prompt"
         ;;
     chromium/pinpad)
@@ -308,22 +325,24 @@ EOF
     sleep 0.5 # the scroll painted
     import -window root "$W/$name.png" 2>"$W/$name.import.out" || true
     if grep -qE "^ *Subject: .*CN=$CN\$" "$page" && grep -qiE "Serial Number: .*\(0x0*$SERIAL\)" "$page"; then
-        pass "$name: the page shows the card's authentication certificate (CN=$CN, serial 0x$SERIAL)"
+        pass "$name: the page shows $persona's authentication certificate (CN=$CN, serial 0x$SERIAL)"
     else
         fail "$name: the page does not show the card's certificate (CN=$CN)"
         show "$W/$name.page.err" 5
         show "$page" 8
     fi
-    if grep -q "Verify return code: 0 (ok)" "$page" && grep -qE "Protocol *: TLSv1.2" "$page" &&
-        grep -q "Peer signature type: RSA\$" "$page"; then
-        pass "$name: verified by the server, TLS 1.2, client signature RSA PKCS#1 v1.5"
+    if grep -q "Verify return code: 0 (ok)" "$page" && grep -qE "Protocol *: $proto\$" "$page" &&
+        grep -q "Peer signature type: $sigtype\$" "$page"; then
+        pass "$name: verified by the server, $proto, client signature $sigtype"
     else
-        fail "$name: the page lacks 'Verify return code: 0 (ok)', TLSv1.2 or 'Peer signature type: RSA'"
+        fail "$name: the page lacks 'Verify return code: 0 (ok)', $proto or 'Peer signature type: $sigtype'"
     fi
-    if tail -n +"$((mark + 1))" "$mlog" | grep -q 'C_Sign -> CKR_OK'; then
-        pass "$name: the module signed the handshake (C_Sign in its log)"
+    # (NSS signs TLS 1.2 in one C_Sign; TLS 1.3's RSA-PSS in C_SignUpdate… C_SignFinal)
+    if tail -n +"$((mark + 1))" "$mlog" | grep -qE 'C_Sign(Final)? -> CKR_OK'; then
+        pass "$name: the module signed the handshake ($(tail -n +"$((mark + 1))" "$mlog" |
+            grep -oE 'C_Sign(Final)? -> CKR_OK' | head -1 | cut -d' ' -f1) in its log)"
     else
-        fail "$name: no C_Sign -> CKR_OK in the module's log"
+        fail "$name: no C_Sign or C_SignFinal -> CKR_OK in the module's log"
     fi
     if [[ -s $W/$name.png ]] && [[ $(head -c 8 "$W/$name.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; then
         pass "$name: screenshot $W/$name.png ($(($(date +%s%N) / 1000000 - t0 / 1000000)) ms for the run)"
@@ -339,6 +358,10 @@ start_pcscd
 start_card "$PERSONA"
 pass "pcscd + vpcd + cpx-vcard --card $PERSONA"
 for b in "${BROWSERS[@]}"; do one_run "$b" pin; done
+vcard_stop || true
+start_card "$PERSONA4"
+pass "cpx-vcard --card $PERSONA4 in the reader"
+for b in "${BROWSERS[@]}"; do one_run "$b" tls13; done
 vcard_stop || true
 pcscd_stop || true
 for b in "${BROWSERS[@]}"; do one_run "$b" pinpad; done
