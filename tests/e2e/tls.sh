@@ -72,6 +72,7 @@ PORT= SRV=
 server() {
     local out=$1 i
     shift
+    : >"$out" # a log reused by a second check must not show the first server's port
     openssl s_server -accept 127.0.0.1:0 -cert "$S/srv.pem" -key "$S/srv.key" -Verify 1 \
         -verify_return_error -CAfile "$CLIENT_CA" -naccept 1 -www "$@" >"$out" 2>&1 &
     SRV=$!
