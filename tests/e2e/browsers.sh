@@ -198,7 +198,8 @@ register() {
 
 # wait_window NAME: the id of the first window whose title starts with NAME (BROWSER_T s).
 wait_window() {
-    timeout "$BROWSER_T" xdotool search --sync --onlyvisible --name "^$1" 2>/dev/null | head -1
+    # (sed reads all of xdotool's output: with head, a second window would SIGPIPE it)
+    timeout "$BROWSER_T" xdotool search --sync --onlyvisible --name "^$1" 2>/dev/null | sed -n 1p || true
 }
 # type_into WINDOW TEXT: focus the window, type TEXT (never echoed), press Return.
 type_into() {
