@@ -69,6 +69,7 @@ read -r -a BROWSERS <<<"${CPX_BROWSERS:-firefox chromium}"
 # --- clean-up on exit: the browser, the server, Xvfb (by PID), the Chromium policy ---------
 bg_pids=()
 created_dirs=()
+policy_written=0
 stop_group() { # PID: SIGTERM its process group (it was started with setsid), then SIGKILL
     local pid=$1 i
     kill -0 "$pid" 2>/dev/null || return 0
@@ -77,13 +78,15 @@ stop_group() { # PID: SIGTERM its process group (it was started with setsid), th
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
     wait "$pid" 2>/dev/null || true
 }
 browsers_cleanup() {
     local pid d
     for pid in "${bg_pids[@]}"; do stop_group "$pid"; done
-    rm -f "$POLICY"
+    ((policy_written == 0)) || rm -f "$POLICY"
     for d in "${created_dirs[@]}"; do rmdir "$d" 2>/dev/null || true; done
 }
 trap 'rc_=$?; browsers_cleanup; (exit $rc_); e2e_cleanup' EXIT
@@ -173,15 +176,6 @@ done
 [[ -n $DISPLAY ]] || fatal "Xvfb gave no display ($(tail -2 "$W/xvfb.log"))"
 export DISPLAY=:$DISPLAY
 pass "https servers ${URL_OF[tls1_2]} (TLS 1.2) and ${URL_OF[tls1_3]} (TLS 1.3), client CA fixtures/pki/ca-chain.pem; Xvfb on $DISPLAY"
-
-# --- the Chromium policy: this URL gets the certificate without a chooser ----------------
-if [[ " ${BROWSERS[*]} " == *" chromium "* ]]; then
-    for d in /etc/chromium/policies /etc/chromium/policies/managed; do
-        [[ -d $d ]] || { mkdir -p "$d" && created_dirs=("$d" "${created_dirs[@]}"); }
-    done
-    printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}", "{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}"]}\n' \
-        "${PORT_OF[tls1_2]}" "${PORT_OF[tls1_3]}" >"$POLICY"
-fi
 
 # --- one run --------------------------------------------------------------------------------
 # register BROWSER DB MODULE OUT: `cpx register BROWSER` (NSS's modutil underneath) puts the module
@@ -356,6 +350,19 @@ EOF
 
 # --- the runs: through pcscd (PIN typed), then the PIN pad (in-process simulator) ----------
 start_pcscd
+# --- the Chromium policy: this URL gets the certificate without a chooser ----------------
+# Written once this suite holds the machine-wide pcscd lock (start_pcscd), so that suites run
+# from several work trees never share or remove each other's policy file.
+write_policy() {
+    [[ " ${BROWSERS[*]} " == *" chromium "* ]] || return 0
+    for d in /etc/chromium/policies /etc/chromium/policies/managed; do
+        [[ -d $d ]] || { mkdir -p "$d" && created_dirs=("$d" "${created_dirs[@]}"); }
+    done
+    printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}", "{\\"pattern\\":\\"https://127.0.0.1:%s\\",\\"filter\\":{}}"]}\n' \
+        "${PORT_OF[tls1_2]}" "${PORT_OF[tls1_3]}" >"$POLICY"
+    policy_written=1
+}
+write_policy
 start_card "$PERSONA"
 pass "pcscd + vpcd + cpx-vcard --card $PERSONA"
 for b in "${BROWSERS[@]}"; do one_run "$b" pin; done
