@@ -18,8 +18,8 @@ use cpx_pkcs11::sim::profile::Latency;
 use cpx_pkcs11::sim::trace::Trace;
 use cpx_pkcs11::transport::r#virtual::{SharedCard, SimReaders};
 use cpx_pkcs11::transport::{
-    PinPadRequest, Protocol, ReaderFeatures, ReaderInfo, Readers, ResetSeen, Transport,
-    TransportError,
+    CardIo, PinPadRequest, ReaderInfo, ReaderWatch, Readers, Tap, Tapped, Transport,
+    TransportError, WakeUp,
 };
 use cryptoki_sys::*;
 use std::fmt::Write as _;
@@ -61,45 +61,42 @@ impl Readers for TimedReaders {
     fn list(&mut self) -> Result<Vec<ReaderInfo>, TransportError> {
         self.inner.list()
     }
+    fn watch(&mut self) -> Result<(Box<dyn ReaderWatch>, WakeUp), TransportError> {
+        self.inner.watch()
+    }
+    fn listing_is_cheap(&self) -> bool {
+        self.inner.listing_is_cheap()
+    }
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError> {
         let inner = self.inner.connect(reader)?;
-        Ok(Box::new(TimedTransport {
+        Ok(Box::new(Tapped {
             inner,
-            spent: self.spent.clone(),
+            tap: Timed {
+                spent: self.spent.clone(),
+            },
         }))
     }
 }
 
-struct TimedTransport {
-    inner: Box<dyn Transport>,
+/// Times what the card takes (APDUs and PIN-pad entries), so that it can be subtracted.
+struct Timed {
     spent: Spent,
 }
 
-impl Transport for TimedTransport {
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
+impl Tap for Timed {
+    fn transmit(
+        &mut self,
+        card: &mut dyn CardIo,
+        c_apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        self.spent.time(|| card.transmit(c_apdu))
     }
-    fn protocol(&self) -> Protocol {
-        self.inner.protocol()
-    }
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let (inner, spent) = (&mut self.inner, &self.spent);
-        spent.time(|| inner.transmit(c_apdu))
-    }
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        let (inner, spent) = (&mut self.inner, &self.spent);
-        spent.time(|| inner.begin())
-    }
-    fn end(&mut self) -> Result<(), TransportError> {
-        let (inner, spent) = (&mut self.inner, &self.spent);
-        spent.time(|| inner.end())
-    }
-    fn features(&mut self) -> ReaderFeatures {
-        self.inner.features()
-    }
-    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
-        let (inner, spent) = (&mut self.inner, &self.spent);
-        spent.time(|| inner.pin_pad(request))
+    fn pin_pad(
+        &mut self,
+        card: &mut dyn CardIo,
+        request: &PinPadRequest,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.spent.time(|| card.pin_pad(request))
     }
 }
 

@@ -15,8 +15,8 @@ use cpx_pkcs11::cpx::HashAlg;
 use cpx_pkcs11::p11::{mechanism, Attr, AttrLookup, Mechanism, Module, Output};
 use cpx_pkcs11::transport::r#virtual::SimReaders;
 use cpx_pkcs11::transport::{
-    PinPadRequest, Protocol, ReaderFeatures, ReaderInfo, Readers, ResetSeen, Transport,
-    TransportError,
+    CardIo, ReaderInfo, ReaderWatch, Readers, ResetSeen, Tap, Tapped, Transport, TransportError,
+    WakeUp,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use cryptoki_sys::*;
@@ -37,29 +37,35 @@ impl Readers for ReplayReaders {
         self.inner.list()
     }
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError> {
-        Ok(Box::new(ReplayTransport {
+        Ok(Box::new(Tapped {
             inner: self.inner.connect(reader)?,
-            memo: self.memo.clone(),
-            history: Vec::new(),
+            tap: Replay {
+                memo: self.memo.clone(),
+                history: Vec::new(),
+            },
         }))
+    }
+    fn watch(&mut self) -> Result<(Box<dyn ReaderWatch>, WakeUp), TransportError> {
+        self.inner.watch()
+    }
+    fn listing_is_cheap(&self) -> bool {
+        true
     }
 }
 
-struct ReplayTransport {
-    inner: Box<dyn Transport>,
+/// Answers from memory what the simulator answered once.
+struct Replay {
     memo: Memo,
     /// The commands of the current transaction, length-prefixed.
     history: Vec<u8>,
 }
 
-impl Transport for ReplayTransport {
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-    fn protocol(&self) -> Protocol {
-        self.inner.protocol()
-    }
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+impl Tap for Replay {
+    fn transmit(
+        &mut self,
+        card: &mut dyn CardIo,
+        c_apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
         self.history
             .extend_from_slice(&(c_apdu.len() as u32).to_be_bytes());
         self.history.extend_from_slice(c_apdu);
@@ -67,22 +73,12 @@ impl Transport for ReplayTransport {
         if let Some(r) = self.memo.lock().unwrap().get(&key) {
             return Ok(r.clone());
         }
-        let r = self.inner.transmit(c_apdu)?;
+        let r = card.transmit(c_apdu)?;
         self.memo.lock().unwrap().insert(key, r.clone());
         Ok(r)
     }
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
+    fn begin(&mut self, _: ResetSeen) {
         self.history.clear();
-        self.inner.begin()
-    }
-    fn end(&mut self) -> Result<(), TransportError> {
-        self.inner.end()
-    }
-    fn features(&mut self) -> ReaderFeatures {
-        self.inner.features()
-    }
-    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
-        self.inner.pin_pad(request)
     }
 }
 

@@ -37,6 +37,7 @@ step e2e-module bash tests/e2e/module.sh
 step e2e-pin bash tests/e2e/pin.sh
 step e2e-cli bash tests/e2e/cli.sh
 step bench-e2e-short bash scripts/bench-e2e.sh --short
+step e2e-live bash tests/e2e/live.sh
 step e2e-register bash tests/e2e/register.sh
 step e2e-tls bash tests/e2e/tls.sh
 step e2e-package bash tests/e2e/package.sh

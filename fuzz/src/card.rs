@@ -15,7 +15,9 @@
 //! out the card is gone (`Removed`).
 
 use cpx_pkcs11::cpx::{CpxCard, HashAlg, SignInput};
-use cpx_pkcs11::transport::{Protocol, ResetSeen, Transport, TransportError};
+use cpx_pkcs11::transport::{
+    CardIo, Protocol, ResetSeen, Tap, Tapped, TransactionBody, Transport, TransportError,
+};
 use std::sync::{Arc, Mutex};
 
 /// Most APDUs one run may send before we call it a loop.
@@ -36,7 +38,9 @@ pub fn decode(mut data: &[u8]) -> Vec<Record> {
         data = rest;
         let len = match n {
             0xFF => {
-                let Some((&e, rest)) = data.split_first() else { break };
+                let Some((&e, rest)) = data.split_first() else {
+                    break;
+                };
                 data = rest;
                 out.push(match e % 4 {
                     0 => Record::ResetBeforeNext,
@@ -47,7 +51,9 @@ pub fn decode(mut data: &[u8]) -> Vec<Record> {
                 continue;
             }
             0xFE => {
-                let Some((&m, rest)) = data.split_first() else { break };
+                let Some((&m, rest)) = data.split_first() else {
+                    break;
+                };
                 data = rest;
                 254 + usize::from(m)
             }
@@ -93,7 +99,11 @@ impl FuzzCard {
         };
         Some(FuzzCard {
             atr,
-            protocol: if flags & 1 == 0 { Protocol::T0 } else { Protocol::T1 },
+            protocol: if flags & 1 == 0 {
+                Protocol::T0
+            } else {
+                Protocol::T1
+            },
             records,
             reset_pending: false,
             sent: Arc::new(Mutex::new(Vec::new())),
@@ -108,6 +118,18 @@ impl Transport for FuzzCard {
     fn protocol(&self) -> Protocol {
         self.protocol
     }
+    fn transaction(&mut self, body: &mut TransactionBody<'_>) -> Result<(), TransportError> {
+        let seen = if std::mem::take(&mut self.reset_pending) {
+            ResetSeen::Yes
+        } else {
+            ResetSeen::No
+        };
+        body(self, seen);
+        Ok(())
+    }
+}
+
+impl CardIo for FuzzCard {
     fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         let answer = loop {
             match self.records.next() {
@@ -123,53 +145,38 @@ impl Transport for FuzzCard {
         assert!(n <= MAX_APDUS, "the engine sent {n} APDUs: a loop");
         answer
     }
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        if std::mem::take(&mut self.reset_pending) {
-            Ok(ResetSeen::Yes)
-        } else {
-            Ok(ResetSeen::No)
-        }
-    }
-    fn end(&mut self) -> Result<(), TransportError> {
-        Ok(())
-    }
 }
 
 /// Wraps a real (simulated) card and records its ATR and answers in the input format: a
 /// seed whose replay follows the same path through the engine.
 pub struct Recorder {
-    pub inner: Box<dyn Transport>,
     pub out: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Recorder {
-    pub fn new(inner: Box<dyn Transport>) -> Recorder {
+    /// `inner` with a recorder on it (`.tap.out` holds the input).
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(inner: Box<dyn Transport>) -> Tapped<Recorder> {
         let mut out = vec![u8::from(inner.protocol() == Protocol::T1)];
         encode_answer(&mut out, inner.atr());
-        Recorder {
+        Tapped {
             inner,
-            out: Arc::new(Mutex::new(out)),
+            tap: Recorder {
+                out: Arc::new(Mutex::new(out)),
+            },
         }
     }
 }
 
-impl Transport for Recorder {
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-    fn protocol(&self) -> Protocol {
-        self.inner.protocol()
-    }
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let r = self.inner.transmit(c_apdu)?;
+impl Tap for Recorder {
+    fn transmit(
+        &mut self,
+        card: &mut dyn CardIo,
+        c_apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        let r = card.transmit(c_apdu)?;
         encode_answer(&mut self.out.lock().unwrap(), &r);
         Ok(r)
-    }
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        self.inner.begin()
-    }
-    fn end(&mut self) -> Result<(), TransportError> {
-        self.inner.end()
     }
 }
 
@@ -227,7 +234,10 @@ pub fn drive(
                         format!("{head:02X?} -> {sw:02X?}")
                     })
                     .collect();
-                panic!("{what} resent a PIN or PUK {n} times:\n{}", lines.join("\n"));
+                panic!(
+                    "{what} resent a PIN or PUK {n} times:\n{}",
+                    lines.join("\n")
+                );
             }
         }
     };
@@ -239,7 +249,9 @@ pub fn drive(
     let sha1 = cpx_pkcs11::soft::digest(HashAlg::Sha1, b"fuzz");
     for k in &keys {
         let inputs = [
-            SignInput::Pkcs1 { data: sha256.clone() },
+            SignInput::Pkcs1 {
+                data: sha256.clone(),
+            },
             SignInput::Pkcs1 { data: sha1.clone() },
             SignInput::Pkcs1Message {
                 alg: HashAlg::Sha256,
@@ -292,7 +304,7 @@ pub fn drive(
     let before = count();
     let _ = card.unblock_pin(b"1234");
     once("unblock", before);
-    let _ = card.take_reset();
+    let _ = card.check_events();
     let _ = card.is_present();
     let _ = card.logout();
     true

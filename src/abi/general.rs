@@ -233,22 +233,77 @@ entry!(
 );
 
 entry!(
-    /// C_WaitForSlotEvent (PKCS#11 2.40 §5.5): CKF_DONT_BLOCK polling only; a blocking
-    /// wait is CKR_FUNCTION_NOT_SUPPORTED as in the Cryptolib (cryptolib-compat §10).
+    /// C_WaitForSlotEvent (PKCS#11 2.40 §5.5). With CKF_DONT_BLOCK: the slot of a card
+    /// inserted, removed or swapped or of a reader that arrived since the last report, else
+    /// CKR_NO_EVENT. Without it: the same, waiting for such an event outside the module's
+    /// lock (every other call goes on meanwhile); C_Finalize from another thread wakes the
+    /// waiter, which then answers CKR_CRYPTOKI_NOT_INITIALIZED (how NSS stops its thread).
     fn C_WaitForSlotEvent(flags: CK_FLAGS, p_slot: CK_SLOT_ID_PTR, _p_reserved: CK_VOID_PTR) {
-        if flags & CKF_DONT_BLOCK == 0 {
-            with_module(|_| Ok(()))?;
-            return Err(Error::FunctionNotSupported);
-        }
         if p_slot.is_null() {
             with_module(|_| Ok(()))?;
             return Err(Error::ArgumentsBad);
         }
-        let id = with_module(|m| m.poll_slot_event())?;
+        let id = if flags & CKF_DONT_BLOCK != 0 {
+            with_module(|m| m.poll_slot_event())?
+        } else {
+            wait_for_slot_event()?
+        };
         // SAFETY: p_slot is non-NULL and points to a CK_SLOT_ID (spec §5.5).
         unsafe { out::write(p_slot, id) }
     }
 );
+
+/// The blocking C_WaitForSlotEvent: poll under the lock; if nothing happened, wait for the
+/// readers to change without the lock, then poll again.
+fn wait_for_slot_event() -> Result<CK_SLOT_ID> {
+    use crate::transport::WaitError;
+    const STEP: std::time::Duration = std::time::Duration::from_millis(500);
+    let mut watch = None;
+    let outcome = loop {
+        let polled = with_module(|m| {
+            let event = match m.poll_slot_event() {
+                Ok(id) => return Ok(Ok(id)),
+                Err(Error::NoEvent) => m.listing().to_vec(),
+                Err(e) => return Err(e),
+            };
+            if watch.is_none() {
+                watch = Some(m.slot_watch()?);
+            }
+            Ok(Err(event))
+        });
+        let known = match polled {
+            Ok(Ok(id)) => break Ok(id),
+            Ok(Err(known)) => known,
+            Err(e) => break Err(e),
+        };
+        let Some((_, w)) = watch.as_mut() else {
+            break Err(Error::Internal("no reader watch"));
+        };
+        match w.wait(&known, STEP) {
+            Ok(()) => {}
+            Err(WaitError::Cancelled) => break Err(Error::NotInitialized),
+            Err(WaitError::Unavailable(e)) => {
+                // No PC/SC service (pcscd restarting): a new watch in a moment.
+                log::debug!("C_WaitForSlotEvent: readers not watchable: {e}");
+                if let Some((id, _)) = watch.take() {
+                    let _ = with_module(|m| {
+                        m.end_watch(id);
+                        Ok(())
+                    });
+                }
+                std::thread::sleep(STEP);
+            }
+        }
+    };
+    if let Some((id, _)) = watch {
+        // The module may be gone (C_Finalize): nothing to forget then.
+        let _ = with_module(|m| {
+            m.end_watch(id);
+            Ok(())
+        });
+    }
+    outcome
+}
 
 entry!(
     /// C_GetMechanismList (PKCS#11 2.40 §5.5): per card generation (cryptolib-compat §7.1).

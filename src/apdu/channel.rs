@@ -22,7 +22,9 @@ use super::command::{
 use super::error::{check_sw, CardError};
 use super::sw::{le_to_len, StatusWord};
 use crate::log::hex;
-use crate::transport::{pinpad_sw, PinPadOp, PinPadRequest, ResetSeen, Transport};
+use crate::transport::{
+    pinpad_sw, CardIo, PinPadOp, PinPadRequest, ResetSeen, Transport, TransportError,
+};
 
 /// Most GET RESPONSE commands sent for one command before giving up.
 pub const MAX_GET_RESPONSE_ROUNDS: usize = 32;
@@ -92,7 +94,7 @@ pub struct Trace {
 
 /// A card session over a transport: protocol, current logical channel, counters.
 pub struct Channel<'a> {
-    transport: &'a mut dyn Transport,
+    transport: &'a mut dyn CardIo,
     protocol: Protocol,
     logical: u8,
     reset_seen: ResetSeen,
@@ -102,7 +104,7 @@ pub struct Channel<'a> {
 
 impl<'a> Channel<'a> {
     /// A channel on logical channel 0. Prefer [`with_transaction`] for real work.
-    pub fn new(transport: &'a mut dyn Transport, protocol: Protocol) -> Channel<'a> {
+    pub fn new(transport: &'a mut dyn CardIo, protocol: Protocol) -> Channel<'a> {
         Channel {
             transport,
             protocol,
@@ -118,11 +120,6 @@ impl<'a> Channel<'a> {
         self.protocol
     }
 
-    /// The card's ATR, from the transport.
-    pub fn atr(&self) -> &[u8] {
-        self.transport.atr()
-    }
-
     /// The logical channel [`Channel::transmit`] puts commands on.
     pub fn logical_channel(&self) -> u8 {
         self.logical
@@ -135,7 +132,7 @@ impl<'a> Channel<'a> {
         Ok(())
     }
 
-    /// What `begin()` said when the transaction started (see [`with_transaction`]).
+    /// Whether the card was reset since our last transaction (see [`with_transaction`]).
     pub fn reset_seen(&self) -> ResetSeen {
         self.reset_seen
     }
@@ -316,36 +313,27 @@ fn is_loggable_ins(ins: u8) -> bool {
     )
 }
 
-/// Runs `f` inside a card transaction: `begin()` first, `end()` on every path (success,
-/// error, panic). The channel starts on logical channel 0 and reports `begin()`'s
-/// [`ResetSeen`] through [`Channel::reset_seen`].
-///
-/// If `f` succeeded but `end()` fails, the result of `f` is kept (the card did the work)
-/// and the failure is logged; the next `begin()` will see the problem.
+/// Runs `f` inside one card transaction (`Transport::transaction`: ended on every path,
+/// error and panic included). The channel starts on logical channel 0 and reports a reset
+/// since our last transaction through [`Channel::reset_seen`]. A transaction that cannot
+/// begin is the transport's error; `f` then never runs.
 pub fn with_transaction<R>(
     transport: &mut dyn Transport,
     protocol: Protocol,
     f: impl FnOnce(&mut Channel<'_>) -> Result<R, CardError>,
 ) -> Result<R, CardError> {
-    let reset_seen = transport.begin()?;
-    let mut channel = Channel::new(transport, protocol);
-    channel.reset_seen = reset_seen;
-    let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut channel)));
-    let end = channel.transport.end();
-    match result {
-        Ok(Ok(v)) => {
-            if let Err(e) = end {
-                log::warn!("end of transaction failed after success: {e}");
-            }
-            Ok(v)
-        }
-        Ok(Err(e)) => {
-            if let Err(end_err) = end {
-                log::debug!("end of transaction failed after an error: {end_err}");
-            }
-            Err(e)
-        }
-        Err(panic_payload) => panic::resume_unwind(panic_payload),
+    let mut f = Some(f);
+    let mut outcome = None;
+    transport.transaction(&mut |io, reset_seen| {
+        let Some(f) = f.take() else { return };
+        let mut channel = Channel::new(io, protocol);
+        channel.reset_seen = reset_seen;
+        outcome = Some(panic::catch_unwind(AssertUnwindSafe(|| f(&mut channel))));
+    })?;
+    match outcome {
+        Some(Ok(result)) => result,
+        Some(Err(panic_payload)) => panic::resume_unwind(panic_payload),
+        None => Err(TransportError::Io("the transaction body did not run".into()).into()),
     }
 }
 

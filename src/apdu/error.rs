@@ -45,6 +45,11 @@ pub enum CardError {
         hex(atr)
     )]
     LegacyCps2ter { atr: Vec<u8> },
+    /// The card was reset (by another application, or a power cycle) while it worked on a
+    /// command of ours: its answer is lost and what it did is unknown (a VERIFY may or may
+    /// not have been counted). Its security state is gone.
+    #[error("card reset during a command")]
+    ResetDuringCommand,
     /// PIN entry on the reader's keypad was cancelled or timed out (`64 00` / `64 01`).
     #[error("PIN entry on the reader cancelled or timed out")]
     PinEntryCancelled,

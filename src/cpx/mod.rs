@@ -13,8 +13,17 @@
 //! * `cps4`    — ChipDoc on channel 1, PSS, raw RSA through PSO DECIPHER, `69 85` recovery
 //! * `cps2ter` — the CLA `A0` volet (CPS3 situations, CPS_SIT_FACT)
 //! * `session` — engine state between transactions
+//! * this file — `CpxCard`: binding, the transaction every operation runs in, card events
+//! * `pin`     — PIN/PUK counters, VERIFY, change, unblock, PIN-pad entry, logout
+//! * `sign`    — the card's signing rules (path per key and input) and their execution;
+//!   decryption
+//! * `data`    — data objects and GET CHALLENGE
 //!
-//! Every public method is one card transaction. Errors are [`CardError`]s; inputs the card
+//! Every public method is one card transaction. Card events are values: a reset since the
+//! last transaction is `Transport(Reset)` with nothing sent (the caller deals with the lost
+//! security state and may run the operation again), a reset during the operation is
+//! `ResetDuringCommand`, a card gone is `Transport(Removed | NoCard | NoService)`.
+//! Errors are [`CardError`]s; inputs the card Errors are [`CardError`]s; inputs the card
 //! layer refuses without touching the card use the variant a card would have answered
 //! with, so the PKCS#11 layer maps both alike:
 //! * a PIN/PUK whose length is outside the AODF bounds → `WrongLength` (no APDU sent);
@@ -34,11 +43,14 @@ pub mod cache;
 pub mod cps2ter;
 pub mod cps3;
 pub mod cps4;
+mod data;
 pub mod files;
 pub mod layout;
+mod pin;
 pub mod pkcs15;
 pub mod serial;
 mod session;
+mod sign;
 pub mod types;
 
 #[cfg(all(test, feature = "sim"))]
@@ -62,188 +74,6 @@ pub struct CpxCard {
     session: Session,
     /// What the reader can do (PIN pad), asked once at bind.
     features: ReaderFeatures,
-}
-
-/// What the card is asked to do for a signature (decided without card I/O).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum SignPlan {
-    /// CPS3 signature key: PSO HASH with the host's partial hash, then PSO CDS.
-    Cps3PartialHash {
-        alg: HashAlg,
-        partial: cps3::PartialHash,
-        key_ref: u8,
-    },
-    /// CPS3 signature key: PSO CDS with the hash.
-    Cps3HashOnly {
-        alg: HashAlg,
-        hash: Vec<u8>,
-        key_ref: u8,
-    },
-    /// CPS3 authentication / technical key: INTERNAL AUTHENTICATE, the card pads.
-    Cps3InternalAuth { data: Vec<u8>, key_ref: u8 },
-    /// CPS4: PSO CDS with the hash, the card encodes (PKCS#1 or PSS).
-    Cps4Cds {
-        alg_id: u8,
-        hash: Vec<u8>,
-        key_ref: u8,
-    },
-    /// CPS4 authentication key: raw RSA on a full block through PSO DECIPHER.
-    Cps4Raw { block: Vec<u8>, key_ref: u8 },
-}
-
-/// Modulus length in bytes of a key.
-fn key_len(key: &KeyInfo) -> usize {
-    if key.modulus.is_empty() {
-        key.bits.div_ceil(8)
-    } else {
-        soft::modulus_len(&key.modulus)
-    }
-}
-
-fn incorrect_data() -> CardError {
-    CardError::Status(StatusWord::IncorrectData)
-}
-
-/// Chooses the signing path (cryptolib-compat §7.2, cpx-cards §8.9–§8.11, §10.2).
-fn plan_sign(
-    generation: Generation,
-    key: &KeyInfo,
-    input: &SignInput,
-) -> Result<SignPlan, CardError> {
-    if !key.can_sign {
-        return Err(CardError::ConditionsNotSatisfied);
-    }
-    let k = key_len(key);
-    let key_ref = key.key_ref;
-    // Software hash → DigestInfo, for keys that take CKM_RSA_PKCS over a DigestInfo.
-    let digest_info = |alg: HashAlg, message: &[u8]| {
-        soft::digest_info(alg, &soft::digest(alg, message)).map_err(|_| incorrect_data())
-    };
-    match (generation, key.role) {
-        (Generation::Cps3 | Generation::Cps3Cl, KeyRole::Signature) => match input {
-            SignInput::Pkcs1Message { alg, message } if !message.is_empty() => {
-                Ok(SignPlan::Cps3PartialHash {
-                    alg: *alg,
-                    partial: cps3::partial_hash(*alg, message),
-                    key_ref,
-                })
-            }
-            // No client sends an empty PSO HASH: hash in software, sign the hash.
-            SignInput::Pkcs1Message { alg, message } => Ok(SignPlan::Cps3HashOnly {
-                alg: *alg,
-                hash: soft::digest(*alg, message),
-                key_ref,
-            }),
-            SignInput::Pkcs1 { data } => {
-                let (alg, hash) = soft::hash_or_digest_info(data).ok_or_else(incorrect_data)?;
-                Ok(SignPlan::Cps3HashOnly {
-                    alg,
-                    hash: hash.to_vec(),
-                    key_ref,
-                })
-            }
-            SignInput::Pss { .. } | SignInput::Raw { .. } => Err(CardError::ConditionsNotSatisfied),
-        },
-        (Generation::Cps3 | Generation::Cps3Cl, _) => {
-            let data = match input {
-                SignInput::Pkcs1 { data } => data.clone(),
-                SignInput::Pkcs1Message { alg, message } => digest_info(*alg, message)?,
-                SignInput::Pss { .. } | SignInput::Raw { .. } => {
-                    return Err(CardError::ConditionsNotSatisfied)
-                }
-            };
-            let max = k * layout::INTERNAL_AUTH_MAX_PERCENT / 100;
-            if data.is_empty() || data.len() > max {
-                return Err(CardError::WrongLength);
-            }
-            Ok(SignPlan::Cps3InternalAuth { data, key_ref })
-        }
-        (Generation::Cps4, role) => {
-            let pkcs1_id = |alg| match alg {
-                HashAlg::Sha1 => chipdoc_alg::PKCS1_SHA1,
-                HashAlg::Sha256 => chipdoc_alg::PKCS1_SHA256,
-            };
-            match (role, input) {
-                (_, SignInput::Pss { alg, hash }) => {
-                    if hash.len() != alg.len() {
-                        return Err(CardError::WrongLength);
-                    }
-                    let alg_id = match alg {
-                        HashAlg::Sha1 => chipdoc_alg::PSS_SHA1,
-                        HashAlg::Sha256 => chipdoc_alg::PSS_SHA256,
-                    };
-                    Ok(SignPlan::Cps4Cds {
-                        alg_id,
-                        hash: hash.clone(),
-                        key_ref,
-                    })
-                }
-                (KeyRole::Signature, SignInput::Pkcs1Message { alg, message }) => {
-                    Ok(SignPlan::Cps4Cds {
-                        alg_id: pkcs1_id(*alg),
-                        hash: soft::digest(*alg, message),
-                        key_ref,
-                    })
-                }
-                (KeyRole::Signature, SignInput::Pkcs1 { data }) => {
-                    let (alg, hash) = soft::hash_or_digest_info(data).ok_or_else(incorrect_data)?;
-                    Ok(SignPlan::Cps4Cds {
-                        alg_id: pkcs1_id(alg),
-                        hash: hash.to_vec(),
-                        key_ref,
-                    })
-                }
-                (KeyRole::Signature, SignInput::Raw { .. }) => {
-                    Err(CardError::ConditionsNotSatisfied)
-                }
-                (_, SignInput::Pkcs1 { data }) => {
-                    let block =
-                        soft::pkcs1_type1_pad(data, k).map_err(|_| CardError::WrongLength)?;
-                    Ok(SignPlan::Cps4Raw { block, key_ref })
-                }
-                (_, SignInput::Pkcs1Message { alg, message }) => {
-                    let block = soft::pkcs1_type1_pad(&digest_info(*alg, message)?, k)
-                        .map_err(|_| CardError::WrongLength)?;
-                    Ok(SignPlan::Cps4Raw { block, key_ref })
-                }
-                (_, SignInput::Raw { block }) => {
-                    if block.len() > k {
-                        return Err(CardError::WrongLength);
-                    }
-                    let mut full = vec![0u8; k - block.len()];
-                    full.extend_from_slice(block);
-                    Ok(SignPlan::Cps4Raw {
-                        block: full,
-                        key_ref,
-                    })
-                }
-            }
-        }
-    }
-}
-
-/// Checks a decryption input (cpx-cards §8.12, §10.2).
-fn check_decrypt_input(key: &KeyInfo, cryptogram: &[u8]) -> Result<(), CardError> {
-    if !key.can_decrypt || key.role == KeyRole::Signature {
-        return Err(CardError::ConditionsNotSatisfied);
-    }
-    if cryptogram.len() != key_len(key) {
-        return Err(CardError::WrongLength);
-    }
-    Ok(())
-}
-
-/// A card answer of at most `k` bytes, left-padded to exactly `k`.
-fn fixed_len(mut out: Vec<u8>, k: usize) -> Result<Vec<u8>, CardError> {
-    if out.len() > k {
-        return Err(CardError::Malformed("card answer longer than the modulus"));
-    }
-    if out.len() < k {
-        let mut padded = vec![0u8; k - out.len()];
-        padded.append(&mut out);
-        return Ok(padded);
-    }
-    Ok(out)
 }
 
 impl CpxCard {
@@ -289,9 +119,17 @@ impl CpxCard {
             session: Session::new(generation, protocol),
             features,
         };
-        let contents = card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache))?;
-        // A reset seen while binding is part of getting to know the card, not news.
-        card.session.reset_pending = false;
+        // A reset since we connected (pcscd powering the card), or while we read it, is part
+        // of getting to know the card, not news: read it once more, from the start.
+        let contents = match card
+            .transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache))
+        {
+            Err(CardError::Transport(TransportError::Reset) | CardError::ResetDuringCommand) => {
+                card.session = Session::new(generation, protocol);
+                card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache))?
+            }
+            other => other?,
+        };
         card.contents = contents;
         Ok(card)
     }
@@ -316,26 +154,32 @@ impl CpxCard {
         self.session.protocol
     }
 
-    /// True once after the card was found reset by someone else (its PIN state is gone:
-    /// the PKCS#11 layer marks the token logged out). Cleared by the call.
-    pub fn take_reset(&mut self) -> bool {
-        std::mem::take(&mut self.session.reset_pending)
-    }
-
     /// One card transaction: CPS4 commands go to logical channel 1 and, if `chipdoc` is
-    /// set, ChipDoc is (re)selected first when needed. Records resets, removal, APDUs.
+    /// set, ChipDoc is (re)selected first when needed. Card events come back as values:
+    /// * the card was reset since our last transaction (another application, a power
+    ///   cycle): `Transport(Reset)` and `f` does not run — nothing was sent, the caller may
+    ///   run the operation again once it has dealt with the lost security state;
+    /// * the card was reset while `f` was running: `ResetDuringCommand` (the transport's
+    ///   report of that reset is taken here, so it is returned once);
+    /// * the card is gone: `Transport(Removed | NoCard | …)`, and every later call fails.
     fn transaction<R>(
         &mut self,
         chipdoc: bool,
         f: impl FnOnce(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
     ) -> Result<R, CardError> {
+        if self.session.removed {
+            return Err(TransportError::Removed.into());
+        }
         let protocol = self.session.protocol;
         let session = &mut self.session;
+        let mut ran = false;
         let result = with_transaction(self.transport.as_mut(), protocol, |ch| {
             if ch.reset_seen() == ResetSeen::Yes {
-                log::info!("card was reset by another application");
+                log::info!("the card was reset by another application or a power cycle");
                 session.on_reset();
+                return Err(TransportError::Reset.into());
             }
+            ran = true;
             let r = (|| {
                 if session.generation == Generation::Cps4 {
                     ch.set_logical_channel(cps4::CHIPDOC_CHANNEL)?;
@@ -348,26 +192,52 @@ impl CpxCard {
             session.apdus += ch.trace().apdus;
             r
         });
-        match &result {
-            Err(CardError::Transport(TransportError::Reset)) => self.session.on_reset(),
-            Err(CardError::Transport(TransportError::Removed | TransportError::NoCard)) => {
+        match result {
+            Err(CardError::Transport(TransportError::Reset)) if ran => {
+                self.session.on_reset();
+                // The transport reports this reset again at the next transaction: take it.
+                let _ = with_transaction(self.transport.as_mut(), protocol, |_| Ok(()));
+                Err(CardError::ResetDuringCommand)
+            }
+            Err(CardError::Transport(
+                e @ (TransportError::Removed | TransportError::NoCard | TransportError::NoService),
+            )) => {
                 self.session.removed = true;
                 self.session.forget_position();
+                Err(e.into())
             }
             // A card that answered an error did not move; a failed SELECT already made
             // the position unknown (files.rs). Only a broken exchange leaves it in doubt.
-            Err(CardError::Transport(_)) => self.session.forget_position(),
-            _ => {}
+            Err(e @ CardError::Transport(_)) => {
+                self.session.forget_position();
+                Err(e)
+            }
+            other => other,
         }
-        result
+    }
+
+    /// An empty transaction: no APDU, only what the transport says about the card (reset
+    /// since our last transaction, gone) — see [`CpxCard::transaction`].
+    pub fn check_events(&mut self) -> Result<(), CardError> {
+        self.transaction(false, |_, _| Ok(()))
     }
 
     /// [`CpxCard::transaction`] with ChipDoc selected (all operations after bind).
+    ///
+    /// On CPS4 the whole operation runs once more after ChipDoc refused it because the
+    /// applet was not selected (`69 85` and kin, cpx-cards §10.7), once the applet is
+    /// selected again: the one place of that recovery, PIN-pad entries included.
     fn run<R>(
         &mut self,
-        f: impl FnOnce(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
+        mut f: impl FnMut(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
     ) -> Result<R, CardError> {
-        self.transaction(true, f)
+        self.transaction(true, |ch, s| {
+            if s.generation == Generation::Cps4 {
+                cps4::with_recovery(ch, s, &mut f)
+            } else {
+                f(ch, s)
+            }
+        })
     }
 
     fn key(&self, key_id: &[u8]) -> Result<&KeyInfo, CardError> {
@@ -392,390 +262,6 @@ impl CpxCard {
             .so_pin
             .clone()
             .ok_or(CardError::Malformed("token has no PUK"))
-    }
-
-    /// Reads the user PIN counters from the card (VERIFY without data; on CPS3 the DOCP of
-    /// the PIN and the PUK the first time, and the PUK's again while the PIN is blocked).
-    /// `unblock_left` from the PIN's DOCP `9D`, else the PUK's. The contactless token has
-    /// no PIN: `Malformed`.
-    pub fn pin_status(&mut self) -> Result<PinStatus, CardError> {
-        let pin = self.user_pin()?;
-        let reference = pin.info.reference;
-        let puk_ref = self.session.so_pin.as_ref().map(|p| p.info.reference);
-        self.run(|ch, s| {
-            if s.generation == Generation::Cps4 {
-                let state = cps4::with_recovery(ch, s, |ch, _| cps4::verify_status(ch, reference))?;
-                return Ok(status_from(state, layout::CPS4_MAX_TRIES, None));
-            }
-            let state = cps3::verify_status(ch, reference)?;
-            if s.pins.max_tries.is_none() {
-                match cps3::read_chv_docp(ch, s, reference) {
-                    Ok(d) => {
-                        s.pins.max_tries = Some(d.max_tries.unwrap_or(3));
-                        s.pins.pin_usage_left = d.usage_left;
-                    }
-                    Err(e @ CardError::Transport(_)) => return Err(e),
-                    Err(e) => {
-                        log::debug!("PIN DOCP not readable ({e}); assuming 3 tries");
-                        s.pins.max_tries = Some(3);
-                    }
-                }
-            }
-            let puk_needed = s.pins.pin_usage_left.is_none()
-                && (s.pins.puk_usage_left.is_none() || state == PinState::Blocked);
-            if let (true, Some(r)) = (puk_needed, puk_ref) {
-                let left = match cps3::read_chv_docp(ch, s, r) {
-                    Ok(d) => d.usage_left,
-                    Err(e @ CardError::Transport(_)) => return Err(e),
-                    Err(e) => {
-                        log::debug!("PUK DOCP not readable ({e})");
-                        None
-                    }
-                };
-                s.pins.puk_usage_left = Some(left);
-            }
-            let max = s.pins.max_tries.unwrap_or(3);
-            let unblock_left = s.pins.pin_usage_left.or(s.pins.puk_usage_left.flatten());
-            let mut status = status_from(state, max, unblock_left);
-            if s.pins.pin_usage_left == Some(0) {
-                // Cryptolib fix 1175: a PIN that can no longer be unblocked reports 0.
-                status.tries_left = 0;
-            }
-            Ok(status)
-        })
-    }
-
-    /// VERIFY the user PIN (padded as the AODF says). Wrong → `PinIncorrect { tries_left }`,
-    /// blocked → `PinBlocked`. Never retries on its own. A length outside the AODF bounds
-    /// → `WrongLength` without touching the card.
-    pub fn login(&mut self, pin: &[u8]) -> Result<(), CardError> {
-        let rec = self.user_pin()?;
-        self.verify_with(&rec, pin)
-    }
-
-    /// VERIFY the PUK (C_Login(CKU_SO)).
-    pub fn login_so(&mut self, puk: &[u8]) -> Result<(), CardError> {
-        let rec = self.so_pin()?;
-        self.verify_with(&rec, puk)
-    }
-
-    fn verify_with(&mut self, rec: &session::PinRecord, pin: &[u8]) -> Result<(), CardError> {
-        if !rec.length_ok(pin) {
-            return Err(CardError::WrongLength);
-        }
-        let value = rec.encode(pin).ok_or(CardError::WrongLength)?;
-        let reference = rec.info.reference;
-        self.run(|ch, s| match s.generation {
-            // ChipDoc: a VERIFY refused with 69 85 was not evaluated; the recovery sends it
-            // once more after re-selecting the applet (cpx-cards §10.7).
-            Generation::Cps4 => {
-                cps4::with_recovery(ch, s, |ch, _| cps4::verify(ch, reference, &value))
-            }
-            _ => cps3::verify(ch, reference, &value),
-        })
-    }
-
-    /// VERIFY of the user PIN typed on the reader's PIN pad (C_Login with a NULL PIN).
-    /// Same errors as `login`, plus `PinEntryCancelled` / `PinEntryInvalid`.
-    pub fn login_pin_pad(&mut self) -> Result<(), CardError> {
-        let rec = self.user_pin()?;
-        self.verify_on_pad(&rec)
-    }
-
-    /// VERIFY of the PUK typed on the PIN pad (C_Login(CKU_SO) with a NULL PIN).
-    pub fn login_so_pin_pad(&mut self) -> Result<(), CardError> {
-        let rec = self.so_pin()?;
-        self.verify_on_pad(&rec)
-    }
-
-    fn verify_on_pad(&mut self, rec: &session::PinRecord) -> Result<(), CardError> {
-        let (block, min, max) = pad_block(rec);
-        let reference = rec.info.reference;
-        let cmd = Command::new(0x00, 0x20, 0x00, reference).with_data(&block);
-        self.run(|ch, s| {
-            let r = ch
-                .pin_pad(
-                    &cmd,
-                    PinPadOp::Verify { offset: 0 },
-                    min,
-                    max,
-                    block_len(&block),
-                )?
-                .check();
-            match (s.generation, r) {
-                (Generation::Cps4, Err(CardError::PinIncorrect { tries_left: 0 })) => {
-                    Err(CardError::PinBlocked)
-                }
-                (_, r) => r,
-            }
-        })
-    }
-
-    /// PIN change with both PINs typed on the PIN pad (C_SetPIN with NULL PINs). CPS3:
-    /// CHANGE REFERENCE DATA old ‖ new in one command; CPS4: VERIFY, then the new PIN.
-    pub fn change_pin_pin_pad(&mut self) -> Result<(), CardError> {
-        let rec = self.user_pin()?;
-        let (block, min, max) = pad_block(&rec);
-        let n = block_len(&block);
-        let reference = rec.info.reference;
-        if self.session.generation == Generation::Cps4 {
-            self.verify_on_pad(&rec)?;
-            let cmd = Command::new(0x00, 0x24, 0x01, reference).with_data(&block);
-            let op = PinPadOp::Modify {
-                old_offset: None,
-                new_offset: 0,
-            };
-            return self.run(|ch, _| ch.pin_pad(&cmd, op, min, max, n)?.check());
-        }
-        let mut both = block.clone();
-        both.extend_from_slice(&block);
-        let cmd = Command::new(0x00, 0x24, 0x00, reference).with_data(&both);
-        let op = PinPadOp::Modify {
-            old_offset: Some(0),
-            new_offset: n,
-        };
-        self.run(|ch, _| ch.pin_pad(&cmd, op, min, max, n)?.check())
-    }
-
-    /// Unblock after `login_so` / `login_so_pin_pad`, the new PIN typed on the PIN pad
-    /// (C_InitPIN with a NULL PIN).
-    pub fn unblock_pin_pin_pad(&mut self) -> Result<(), CardError> {
-        let rec = self.user_pin()?;
-        let (block, min, max) = pad_block(&rec);
-        let n = block_len(&block);
-        let reference = rec.info.reference;
-        let op = PinPadOp::Modify {
-            old_offset: None,
-            new_offset: 0,
-        };
-        let result = self.run(|ch, s| match s.generation {
-            Generation::Cps4 => {
-                cps4::reset_counter(ch, reference)?;
-                let cmd = Command::new(0x00, 0x24, 0x01, reference).with_data(&block);
-                ch.pin_pad(&cmd, op, min, max, n)?.check()
-            }
-            _ => {
-                let cmd = Command::new(0x00, 0x2C, 0x02, reference).with_data(&block);
-                ch.pin_pad(&cmd, op, min, max, n)?.check()
-            }
-        });
-        self.session.pins = session::PinCache::default();
-        result
-    }
-
-    /// Resets the card's security status (re-select the MF AID / ChipDoc) and forgets the
-    /// values of private data objects. If the card still reports the PIN verified, a
-    /// warning is logged (only a card reset would clear it; the transport cannot reset).
-    pub fn logout(&mut self) -> Result<(), CardError> {
-        for d in &mut self.contents.data_objects {
-            if d.private {
-                d.value = None;
-            }
-        }
-        let Some(pin_ref) = self.session.user_pin.as_ref().map(|p| p.info.reference) else {
-            return Ok(());
-        };
-        self.run(|ch, s| {
-            let select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(&layout::MF_AID);
-            ch.transmit_ok(&select)?;
-            let state = match s.generation {
-                Generation::Cps4 => cps4::verify_status(ch, pin_ref)?,
-                _ => {
-                    s.current_df = Some(vec![MF]);
-                    cps3::verify_status(ch, pin_ref)?
-                }
-            };
-            if state == PinState::Verified {
-                log::warn!("the card still reports the PIN verified after logout");
-            }
-            Ok(())
-        })
-    }
-
-    /// CHANGE REFERENCE DATA (CPS3: old ‖ new; CPS4: VERIFY old then new only). Lengths
-    /// outside the AODF bounds → `WrongLength` without touching the card.
-    pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<(), CardError> {
-        let rec = self.user_pin()?;
-        if !rec.length_ok(old) || !rec.length_ok(new) {
-            return Err(CardError::WrongLength);
-        }
-        let old_v = rec.encode(old).ok_or(CardError::WrongLength)?;
-        let new_v = rec.encode(new).ok_or(CardError::WrongLength)?;
-        let reference = rec.info.reference;
-        self.run(|ch, s| match s.generation {
-            Generation::Cps4 => cps4::with_recovery(ch, s, |ch, _| {
-                cps4::verify(ch, reference, &old_v)?;
-                cps4::change_new_only(ch, reference, &new_v)
-            }),
-            _ => {
-                let mut both = Secret::new(Vec::with_capacity(old_v.len() + new_v.len()));
-                both.extend_from_slice(&old_v);
-                both.extend_from_slice(&new_v);
-                cps3::change_reference_data(ch, reference, &both)
-            }
-        })
-    }
-
-    /// Unblock after `login_so`: CPS3 RESET RETRY COUNTER with the new PIN; CPS4 RESET
-    /// RETRY COUNTER without data, then CHANGE REFERENCE DATA (new only).
-    pub fn unblock_pin(&mut self, new: &[u8]) -> Result<(), CardError> {
-        let rec = self.user_pin()?;
-        if !rec.length_ok(new) {
-            return Err(CardError::WrongLength);
-        }
-        let new_v = rec.encode(new).ok_or(CardError::WrongLength)?;
-        let reference = rec.info.reference;
-        let result = self.run(|ch, s| match s.generation {
-            Generation::Cps4 => cps4::with_recovery(ch, s, |ch, _| {
-                cps4::reset_counter(ch, reference)?;
-                cps4::change_new_only(ch, reference, &new_v)
-            }),
-            _ => cps3::reset_retry_counter(ch, reference, &new_v),
-        });
-        // The unblock counters changed (or may have): read them again next time.
-        self.session.pins = session::PinCache::default();
-        result
-    }
-
-    /// Whether `sign(key_id, input)` would be refused without touching the card, and why
-    /// (same errors as `sign`).
-    pub fn check_sign(&self, key_id: &[u8], input: &SignInput) -> Result<(), CardError> {
-        let key = self.key(key_id)?;
-        plan_sign(self.session.generation, key, input).map(|_| ())
-    }
-
-    /// Whether `decrypt(key_id, cryptogram)` would be refused without touching the card.
-    pub fn check_decrypt(&self, key_id: &[u8], cryptogram: &[u8]) -> Result<(), CardError> {
-        check_decrypt_input(self.key(key_id)?, cryptogram)
-    }
-
-    /// Signs with the key whose CKA_ID is `key_id`; returns modulus-length bytes.
-    pub fn sign(&mut self, key_id: &[u8], input: &SignInput) -> Result<Vec<u8>, CardError> {
-        let key = self.key(key_id)?.clone();
-        let plan = plan_sign(self.session.generation, &key, input)?;
-        let k = key_len(&key);
-        let sig = self.run(|ch, s| execute_sign(ch, s, &plan, k))?;
-        fixed_len(sig, k)
-    }
-
-    /// PKCS#1 v1.5 decryption with the authentication key; returns the plaintext.
-    pub fn decrypt(&mut self, key_id: &[u8], cryptogram: &[u8]) -> Result<Vec<u8>, CardError> {
-        let key = self.key(key_id)?.clone();
-        check_decrypt_input(&key, cryptogram)?;
-        let k = key_len(&key);
-        self.run(|ch, s| match s.generation {
-            Generation::Cps4 => {
-                let block = cps4::with_recovery(ch, s, |ch, _| {
-                    cps4::mse_decipher(ch, key.key_ref)?;
-                    cps4::raw_rsa(ch, cryptogram, k)
-                })?;
-                let block = zeroize::Zeroizing::new(fixed_len(block, k)?);
-                let plain = soft::pkcs1_type2_unpad(&block).map_err(|_| incorrect_data())?;
-                Ok(plain.to_vec())
-            }
-            _ => {
-                let alg = s.alg.decipher;
-                cps3::mse_key(ch, s, template::CT, alg, key.key_ref)?;
-                cps3::pso_decipher(ch, cryptogram)
-            }
-        })
-    }
-
-    /// Where the data object labelled `label` stands in the contents.
-    fn data_object_index(&self, label: &str) -> Result<usize, CardError> {
-        self.contents
-            .data_objects
-            .iter()
-            .position(|d| d.label == label)
-            .ok_or(CardError::Malformed("no data object with this label"))
-    }
-
-    /// Where the data object labelled `label` lives on the card.
-    fn data_object_source(&self, label: &str) -> Result<session::ObjectSource, CardError> {
-        self.session
-            .object(label)
-            .cloned()
-            .ok_or(CardError::Malformed("no data object with this label"))
-    }
-
-    /// Reads a data object's value from the card (private ones need the PIN verified) and
-    /// keeps it in the contents. A value already in the contents is returned without I/O.
-    pub fn read_data_object(&mut self, label: &str) -> Result<Vec<u8>, CardError> {
-        let index = self.data_object_index(label)?;
-        if let Some(v) = &self.contents.data_objects[index].value {
-            return Ok(v.clone());
-        }
-        let source = self.data_object_source(label)?;
-        let value = self.run(|ch, s| {
-            if source.volet {
-                cps2ter::read_file(ch, &source.path)
-            } else {
-                let (v, size) = files::read_file(ch, s, &source.path)?;
-                if let Some(o) = s.objects.iter_mut().find(|o| o.label == source.label) {
-                    o.size = size;
-                }
-                Ok(v)
-            }
-        })?;
-        self.contents.data_objects[index].value = Some(value.clone());
-        Ok(value)
-    }
-
-    /// Writes a modifiable data object (CPS_DATA): zero-padded to the file size. A value
-    /// longer than the file → `WrongLength`; a non-modifiable object →
-    /// `ConditionsNotSatisfied`.
-    pub fn write_data_object(&mut self, label: &str, value: &[u8]) -> Result<(), CardError> {
-        let index = self.data_object_index(label)?;
-        if !self.contents.data_objects[index].modifiable {
-            return Err(CardError::ConditionsNotSatisfied);
-        }
-        let source = self.data_object_source(label)?;
-        if source.volet {
-            return Err(CardError::ConditionsNotSatisfied);
-        }
-        let written = self.run(|ch, s| {
-            let size = match source.size {
-                Some(n) => n,
-                None => files::select(ch, s, &source.path)?
-                    .size
-                    .ok_or(CardError::Malformed("data object file without a size"))?,
-            };
-            if value.len() > size {
-                return Err(CardError::WrongLength);
-            }
-            // The size comes from the card's FCP (up to 4 GiB): never pad beyond a file.
-            if size > files::MAX_FILE {
-                return Err(CardError::Malformed("data object file larger than 32 KiB"));
-            }
-            let mut padded = value.to_vec();
-            padded.resize(size, 0);
-            files::update_file(ch, s, &source.path, &padded)?;
-            if let Some(o) = s.objects.iter_mut().find(|o| o.label == source.label) {
-                o.size = Some(size);
-            }
-            Ok(padded)
-        })?;
-        self.contents.data_objects[index].value = Some(written);
-        Ok(())
-    }
-
-    /// GET CHALLENGE, 8 bytes at a time.
-    pub fn random(&mut self, len: usize) -> Result<Vec<u8>, CardError> {
-        if len == 0 {
-            return Ok(Vec::new());
-        }
-        self.run(|ch, _| {
-            let mut out = Vec::with_capacity(len + 8);
-            while out.len() < len {
-                let chunk = ch.transmit_ok(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(8))?;
-                if chunk.is_empty() {
-                    return Err(CardError::Malformed("GET CHALLENGE returned nothing"));
-                }
-                out.extend_from_slice(&chunk);
-            }
-            out.truncate(len);
-            Ok(out)
-        })
     }
 
     /// Whether the card is still there (and is the same card); false after removal. After
@@ -828,83 +314,4 @@ fn is_legacy_cps2ter(transport: &mut dyn Transport) -> bool {
     let select_mf = Command::new(0xA0, 0xA4, 0x00, 0x00).with_data(&[0x3F, 0x00]);
     with_transaction(transport, protocol, |ch| ch.transmit_as_is(&select_mf))
         .is_ok_and(|r| r.sw == StatusWord::Ok && r.data.first() == Some(&0x85))
-}
-
-/// The PIN block a PIN pad fills in: the stored length (at least the maximum PIN length) of
-/// pad bytes; and the PIN length bounds.
-fn pad_block(rec: &session::PinRecord) -> (Vec<u8>, u8, u8) {
-    let len = rec.info.stored_len.max(rec.info.max_len).min(64);
-    let pad = rec.info.pad_char.unwrap_or(layout::DEFAULT_PAD);
-    let min = u8::try_from(rec.info.min_len).unwrap_or(u8::MAX);
-    let max = u8::try_from(rec.info.max_len.min(len)).unwrap_or(u8::MAX);
-    (vec![pad; len], min, max)
-}
-
-fn block_len(block: &[u8]) -> u8 {
-    u8::try_from(block.len()).unwrap_or(u8::MAX)
-}
-
-fn status_from(state: PinState, max: u8, unblock_left: Option<u16>) -> PinStatus {
-    let (tries_left, verified) = match state {
-        PinState::Verified => (max, true),
-        PinState::TriesLeft(n) => (n, false),
-        PinState::Blocked => (0, false),
-    };
-    PinStatus {
-        tries_left,
-        max_tries: max,
-        unblock_left,
-        verified,
-    }
-}
-
-/// Runs a signing plan on the card.
-fn execute_sign(
-    ch: &mut Channel<'_>,
-    s: &mut Session,
-    plan: &SignPlan,
-    k: usize,
-) -> Result<Vec<u8>, CardError> {
-    let hash_refs = |alg: HashAlg, s: &Session| match alg {
-        HashAlg::Sha1 => (s.alg.hash_sha1, s.alg.sign_sha1),
-        HashAlg::Sha256 => (s.alg.hash_sha256, s.alg.sign_sha256),
-    };
-    match plan {
-        SignPlan::Cps3PartialHash {
-            alg,
-            partial,
-            key_ref,
-        } => {
-            let (ht, dst) = hash_refs(*alg, s);
-            // The key DF first: a SELECT between PSO HASH and PSO CDS could drop the hash.
-            let df = s.app_df.clone();
-            files::ensure_df(ch, s, &df)?;
-            cps3::mse_set(ch, template::HT, ht, None)?;
-            cps3::pso_hash(ch, partial)?;
-            cps3::mse_key(ch, s, template::DST, dst, *key_ref)?;
-            cps3::pso_cds(ch, None, k)
-        }
-        SignPlan::Cps3HashOnly { alg, hash, key_ref } => {
-            let (_, dst) = hash_refs(*alg, s);
-            cps3::mse_key(ch, s, template::DST, dst, *key_ref)?;
-            cps3::pso_cds(ch, Some(hash), k)
-        }
-        SignPlan::Cps3InternalAuth { data, key_ref } => {
-            let alg = s.alg.sign_raw;
-            cps3::mse_key(ch, s, template::AT, alg, *key_ref)?;
-            cps3::internal_authenticate(ch, data, k)
-        }
-        SignPlan::Cps4Cds {
-            alg_id,
-            hash,
-            key_ref,
-        } => cps4::with_recovery(ch, s, |ch, _| {
-            cps4::mse_signature(ch, *alg_id, *key_ref)?;
-            cps4::pso_cds(ch, hash, k)
-        }),
-        SignPlan::Cps4Raw { block, key_ref } => cps4::with_recovery(ch, s, |ch, _| {
-            cps4::mse_decipher(ch, *key_ref)?;
-            cps4::raw_rsa(ch, block, k)
-        }),
-    }
 }

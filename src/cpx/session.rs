@@ -114,8 +114,6 @@ pub struct Session {
     pub current_df: Option<Vec<u16>>,
     /// CPS4: ChipDoc is selected on logical channel 1 in this card session.
     pub chipdoc_selected: bool,
-    /// A reset by someone else was observed and not yet reported (`take_reset`).
-    pub reset_pending: bool,
     /// The card was removed (this connection is dead).
     pub removed: bool,
     /// After a reset, `is_present` compares EF.SN with the bound PAN once.
@@ -137,7 +135,6 @@ impl Session {
             app_df: layout::application_df(generation).to_vec(),
             current_df: None,
             chipdoc_selected: false,
-            reset_pending: false,
             removed: false,
             check_identity: false,
             apdus: 0,
@@ -153,7 +150,6 @@ impl Session {
     pub fn on_reset(&mut self) {
         self.current_df = None;
         self.chipdoc_selected = false;
-        self.reset_pending = true;
         self.check_identity = true;
     }
 

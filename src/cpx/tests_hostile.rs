@@ -5,14 +5,13 @@
 
 use super::*;
 use crate::transport::r#virtual::SimReaders;
-use crate::transport::{Protocol, Readers, ResetSeen, Transport, TransportError};
+use crate::transport::{CardIo, Readers, Tap, Tapped, TransportError};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 
 /// Passes commands to a real (simulated) card and corrupts one answer in `rate`.
 struct Corrupting {
-    inner: Box<dyn Transport>,
     rng: ChaCha8Rng,
     rate: u32,
     /// Every C-APDU sent, for the checks.
@@ -62,27 +61,19 @@ impl Corrupting {
     }
 }
 
-impl Transport for Corrupting {
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-    fn protocol(&self) -> Protocol {
-        self.inner.protocol()
-    }
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+impl Tap for Corrupting {
+    fn transmit(
+        &mut self,
+        card: &mut dyn CardIo,
+        c_apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
         self.sent.lock().unwrap().push(c_apdu.to_vec());
-        let r = self.inner.transmit(c_apdu)?;
+        let r = card.transmit(c_apdu)?;
         if self.rng.next_u32() % self.rate == 0 {
             Ok(self.corrupt(r))
         } else {
             Ok(r)
         }
-    }
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        self.inner.begin()
-    }
-    fn end(&mut self) -> Result<(), TransportError> {
-        self.inner.end()
     }
 }
 
@@ -97,11 +88,13 @@ fn exercise(persona: &str, seed: u64, rate: u32) -> (bool, usize) {
     let mut readers = SimReaders::from_spec(persona).unwrap();
     let name = readers.list().unwrap()[0].name.clone();
     let sent = Arc::new(Mutex::new(Vec::new()));
-    let transport = Corrupting {
+    let transport = Tapped {
         inner: readers.connect(&name).unwrap(),
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        rate,
-        sent: sent.clone(),
+        tap: Corrupting {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            rate,
+            sent: sent.clone(),
+        },
     };
     let Ok(mut card) = CpxCard::bind(Box::new(transport)) else {
         return (false, sent.lock().unwrap().len());
@@ -176,19 +169,15 @@ fn noise_only_card_is_refused_cleanly() {
 }
 
 /// Answers every SELECT of the CPS_DATA file (`…A0 01`) with an FCP announcing a 4 GiB file.
-struct HugeFile {
-    inner: Box<dyn Transport>,
-}
+struct HugeFile;
 
-impl Transport for HugeFile {
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-    fn protocol(&self) -> Protocol {
-        self.inner.protocol()
-    }
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let r = self.inner.transmit(c_apdu)?;
+impl Tap for HugeFile {
+    fn transmit(
+        &mut self,
+        card: &mut dyn CardIo,
+        c_apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        let r = card.transmit(c_apdu)?;
         if c_apdu.len() > 5 && c_apdu[1] == 0xA4 && c_apdu[5..].ends_with(&[0xA0, 0x01]) {
             return Ok(vec![
                 0x62, 0x0D, 0x82, 0x01, 0x01, 0x83, 0x02, 0xA0, 0x01, 0x80, 0x04, 0xFF, 0xFF, 0xFF,
@@ -196,12 +185,6 @@ impl Transport for HugeFile {
             ]);
         }
         Ok(r)
-    }
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        self.inner.begin()
-    }
-    fn end(&mut self) -> Result<(), TransportError> {
-        self.inner.end()
     }
 }
 
@@ -211,8 +194,9 @@ fn data_object_file_size_from_the_card_is_bounded() {
     // padded to that size (it used to allocate 4 GiB and send it in 0xE7-byte pieces).
     let mut readers = SimReaders::from_spec("cps3-doctor").unwrap();
     let name = readers.list().unwrap()[0].name.clone();
-    let transport = HugeFile {
+    let transport = Tapped {
         inner: readers.connect(&name).unwrap(),
+        tap: HugeFile,
     };
     let mut card = CpxCard::bind(Box::new(transport)).unwrap();
     card.login(b"1234").unwrap();

@@ -4,7 +4,7 @@
 
 use super::error::{Error, Result};
 use super::mechanism::{self, Hasher, Mechanism};
-use super::module::Module;
+use super::module::{Module, Replay};
 use super::object::{ObjectKind, ObjectView};
 use super::session::{DecryptOp, DigestOp, KeyOp, Operation, Output, SignOp, VerifyOp};
 use super::slot::LoginState;
@@ -237,9 +237,10 @@ impl Module {
             let ObjectKind::PrivateKey(ki) = o.kind else {
                 return Err(Error::KeyTypeInconsistent);
             };
-            let g = token.contents().generation;
             let key = token.contents().keys[ki].clone();
-            let input = sign_input(g, &key, &keyop, &message)?;
+            let input = sign_input(&keyop, &message)?;
+            // Refused without card I/O when the card could not take it.
+            token.card.check_sign(&key.id, &input)?;
             Ok((key, input))
         })();
         let (key, input) = match r {
@@ -254,19 +255,15 @@ impl Module {
             s.op = None;
             return Err(Error::UserNotLoggedIn);
         }
-        let r = self.with_card(idx, |c| c.sign(&key.id, &input));
+        let r = self.card_op(idx, Replay::Safe, |t| t.card.sign(&key.id, &input));
         if let Ok(s) = self.session_mut(h) {
             s.op = None;
         }
-        let mut sig = r.map_err(|e| match e {
+        // The card layer answers modulus-length signatures (left-padded there).
+        let sig = r.map_err(|e| match e {
             Error::Card(CardError::FileNotFound) => Error::DeviceError("key not found on the card"),
             e => e,
         })?;
-        if sig.len() < keyop.k {
-            let mut padded = vec![0u8; keyop.k - sig.len()];
-            padded.append(&mut sig);
-            sig = padded;
-        }
         Ok(Output::Bytes(sig))
     }
 
@@ -539,7 +536,7 @@ impl Module {
             self.end_operation(h);
             return Err(Error::ObjectHandleInvalid(key));
         };
-        let r = self.with_card(idx, |c| c.decrypt(&key_id, &cryptogram));
+        let r = self.card_op(idx, Replay::Safe, |t| t.card.decrypt(&key_id, &cryptogram));
         let s = self.session_mut(h)?;
         let plain = match r {
             Ok(p) => Zeroizing::new(p),
@@ -666,54 +663,21 @@ fn pss_hash(mech: &Mechanism) -> Result<Option<HashAlg>> {
 }
 
 /// Maps (card, key, mechanism, message) to what the card signs (compat §7.2).
-fn sign_input(g: Generation, key: &KeyInfo, op: &KeyOp, message: &[u8]) -> Result<SignInput> {
-    let k = op.k;
+/// The signing input the mechanism asks for; the card's rules (which path, what size the
+/// key takes, padding) are the card layer's (`CpxCard::check_sign`).
+fn sign_input(op: &KeyOp, message: &[u8]) -> Result<SignInput> {
     Ok(match op.mech {
-        CKM_RSA_PKCS => match key.role {
-            KeyRole::Signature => {
-                mechanism::classify_hash_input(message)?;
-                SignInput::Pkcs1 {
-                    data: message.to_vec(),
-                }
-            }
-            KeyRole::Authentication | KeyRole::Technical => {
-                // CPS3 INTERNAL AUTHENTICATE takes at most 40 % of the modulus; the CPS4
-                // path pads in software (k − 11).
-                let max = match g {
-                    Generation::Cps4 => k.saturating_sub(11),
-                    Generation::Cps3 | Generation::Cps3Cl => k * 40 / 100,
-                };
-                if message.is_empty() || message.len() > max {
-                    return Err(Error::DataLenRange);
-                }
-                SignInput::Pkcs1 {
-                    data: message.to_vec(),
-                }
-            }
+        CKM_RSA_PKCS => SignInput::Pkcs1 {
+            data: message.to_vec(),
         },
-        CKM_SHA1_RSA_PKCS | CKM_SHA256_RSA_PKCS => {
-            let alg = mechanism::hash_of(op.mech).ok_or(Error::Internal("hash"))?;
-            if g == Generation::Cps3 && key.role == KeyRole::Signature {
-                SignInput::Pkcs1Message {
-                    alg,
-                    message: message.to_vec(),
-                }
-            } else {
-                SignInput::Pkcs1 {
-                    data: mechanism::digest_info_of(alg, message)?,
-                }
-            }
-        }
-        CKM_RSA_PKCS_PSS => {
-            let alg = op.pss_hash.ok_or(Error::MechanismParamInvalid)?;
-            if message.len() != mechanism::hash_len(alg) {
-                return Err(Error::DataLenRange);
-            }
-            SignInput::Pss {
-                alg,
-                hash: message.to_vec(),
-            }
-        }
+        CKM_SHA1_RSA_PKCS | CKM_SHA256_RSA_PKCS => SignInput::Pkcs1Message {
+            alg: mechanism::hash_of(op.mech).ok_or(Error::Internal("hash"))?,
+            message: message.to_vec(),
+        },
+        CKM_RSA_PKCS_PSS => SignInput::Pss {
+            alg: op.pss_hash.ok_or(Error::MechanismParamInvalid)?,
+            hash: message.to_vec(),
+        },
         CKM_SHA1_RSA_PKCS_PSS | CKM_SHA256_RSA_PKCS_PSS => {
             let alg = op.pss_hash.ok_or(Error::MechanismParamInvalid)?;
             SignInput::Pss {
@@ -721,14 +685,9 @@ fn sign_input(g: Generation, key: &KeyInfo, op: &KeyOp, message: &[u8]) -> Resul
                 hash: mechanism::hash(alg, message),
             }
         }
-        CKM_RSA_X_509 => {
-            if message.len() > k {
-                return Err(Error::DataLenRange);
-            }
-            let mut block = vec![0u8; k - message.len()];
-            block.extend_from_slice(message);
-            SignInput::Raw { block }
-        }
+        CKM_RSA_X_509 => SignInput::Raw {
+            block: message.to_vec(),
+        },
         other => return Err(Error::MechanismInvalid(other)),
     })
 }

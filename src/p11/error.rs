@@ -191,7 +191,10 @@ impl Error {
         matches!(
             self,
             Error::Card(CardError::Transport(
-                TransportError::Removed | TransportError::NoCard | TransportError::NoReader
+                TransportError::Removed
+                    | TransportError::NoCard
+                    | TransportError::NoReader
+                    | TransportError::NoService
             ))
         )
     }
@@ -210,9 +213,10 @@ impl Error {
 pub fn card_rv(e: &CardError) -> CK_RV {
     match e {
         CardError::Transport(t) => match t {
-            TransportError::NoReader | TransportError::NoCard | TransportError::Removed => {
-                CKR_TOKEN_NOT_PRESENT
-            }
+            TransportError::NoReader
+            | TransportError::NoCard
+            | TransportError::Removed
+            | TransportError::NoService => CKR_TOKEN_NOT_PRESENT,
             // The card-side security state is gone: the token is logged out (style.md §6).
             TransportError::Reset => CKR_USER_NOT_LOGGED_IN,
             TransportError::Timeout | TransportError::Sharing | TransportError::Io(_) => {
@@ -239,6 +243,9 @@ pub fn card_rv(e: &CardError) -> CK_RV {
         // "Keypad cancelled / timeout" and "keypad PIN mismatch" (compat §10).
         CardError::PinEntryCancelled => CKR_FUNCTION_CANCELED,
         CardError::PinEntryInvalid => CKR_PIN_INVALID,
+        // What the card did is unknown (a PIN operation interrupted by a reset): the token
+        // is logged out; the caller may look at the PIN counters and try again.
+        CardError::ResetDuringCommand => CKR_DEVICE_ERROR,
     }
 }
 
@@ -376,6 +383,7 @@ mod tests {
             (t(TransportError::NoReader), CKR_TOKEN_NOT_PRESENT),
             (t(TransportError::NoCard), CKR_TOKEN_NOT_PRESENT),
             (t(TransportError::Removed), CKR_TOKEN_NOT_PRESENT),
+            (t(TransportError::NoService), CKR_TOKEN_NOT_PRESENT),
             (t(TransportError::Reset), CKR_USER_NOT_LOGGED_IN),
             (t(TransportError::Timeout), CKR_DEVICE_ERROR),
             (t(TransportError::Sharing), CKR_DEVICE_ERROR),
@@ -406,6 +414,7 @@ mod tests {
             ),
             (CardError::PinEntryCancelled, CKR_FUNCTION_CANCELED),
             (CardError::PinEntryInvalid, CKR_PIN_INVALID),
+            (CardError::ResetDuringCommand, CKR_DEVICE_ERROR),
             (t(TransportError::Unsupported), CKR_FUNCTION_NOT_SUPPORTED),
         ]
     }

@@ -18,6 +18,8 @@ mod tests;
 #[cfg(all(test, feature = "sim"))]
 mod tests_cache;
 #[cfg(all(test, feature = "sim"))]
+mod tests_events;
+#[cfg(all(test, feature = "sim"))]
 mod tests_pin;
 #[cfg(all(test, feature = "sim"))]
 mod tests_profile;

@@ -9,10 +9,19 @@ use super::slot::{LoginState, Slot, SlotInfo, Token, TokenInfo};
 use crate::apdu::CardError;
 use crate::cpx::{CpxCard, PinInfo};
 use crate::locked::LockedSecret;
-use crate::transport::{Readers, TransportError};
+use crate::transport::{ReaderInfo, ReaderWatch, Readers, TransportError, WakeUp};
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// Whether a card operation may run again after the card was reset under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Reads, signatures, decryptions, status queries: running them twice is harmless.
+    Safe,
+    /// PIN verifications, changes and unblocks: run again only when nothing reached the card.
+    NotAfterSending,
+}
 
 /// The PKCS#11 module over a set of readers.
 pub struct Module {
@@ -30,6 +39,12 @@ pub struct Module {
     /// operation that finds the card gone or reset forces the next scan.
     pub scan_ttl: Duration,
     last_scan: Option<Instant>,
+    /// The readers as the last scan listed them (what a blocking C_WaitForSlotEvent waits
+    /// to change).
+    listing: Vec<ReaderInfo>,
+    /// Wakes the blocking C_WaitForSlotEvent calls in progress (C_Finalize, drop).
+    waiters: Vec<(u64, WakeUp)>,
+    next_waiter: u64,
     /// `CPX_PKCS11_PIN_CACHE`: keep the user PIN for the Cryptolib's silent
     /// re-verification (default) or ask for C_Login(CKU_CONTEXT_SPECIFIC) per signature.
     /// Read when a card is bound.
@@ -52,6 +67,9 @@ impl Module {
             pin_status_ttl: Duration::from_millis(1000),
             scan_ttl: Duration::ZERO,
             last_scan: None,
+            listing: Vec::new(),
+            waiters: Vec::new(),
+            next_waiter: 1,
             pin_cache: true,
             card_cache: None,
         };
@@ -75,7 +93,8 @@ impl Module {
     /// the next slot ID (stable per reader name for the process life); a card gone or
     /// changed (other ATR) loses its binding and sessions.
     pub(super) fn scan(&mut self) {
-        if self.last_scan.is_some_and(|t| t.elapsed() < self.scan_ttl) {
+        let fresh = self.last_scan.is_some_and(|t| t.elapsed() < self.scan_ttl);
+        if fresh && !self.readers.listing_is_cheap() {
             return;
         }
         self.last_scan = Some(Instant::now());
@@ -86,6 +105,7 @@ impl Module {
                 Vec::new()
             }
         };
+        self.listing.clone_from(&list);
         for s in &mut self.slots {
             s.attached = false;
         }
@@ -102,6 +122,7 @@ impl Module {
             s.attached = true;
             s.card_present = r.card_present;
             s.atr = if r.card_present { r.atr } else { Vec::new() };
+            s.events = r.events;
         }
         for i in 0..self.slots.len() {
             let s = &mut self.slots[i];
@@ -115,10 +136,12 @@ impl Module {
             {
                 s.unrecognized = None;
             }
+            // Another card session: gone, another ATR, or pulled and put back (or swapped for
+            // a card with the same ATR) between two scans, however quickly.
             let changed = s
                 .token
                 .as_ref()
-                .is_some_and(|t| !s.card_present || t.atr != s.atr);
+                .is_some_and(|t| !s.card_present || t.atr != s.atr || t.events != s.events);
             if changed {
                 self.unbind(i);
             }
@@ -167,7 +190,7 @@ impl Module {
                 let binding = self.next_binding;
                 self.next_binding += 1;
                 let next = &mut self.next_object;
-                let mut token = Token::new(binding, slot.atr.clone(), card, || {
+                let mut token = Token::new(binding, slot.atr.clone(), slot.events, card, || {
                     let h = *next;
                     *next += 1;
                     h
@@ -184,7 +207,9 @@ impl Module {
                 Ok(())
             }
             // Override: a card error while binding means "not one of ours" (style.md §4).
-            Err(CardError::Transport(e)) => Err(Error::Card(CardError::Transport(e))),
+            Err(e @ (CardError::Transport(_) | CardError::ResetDuringCommand)) => {
+                Err(Error::Card(e))
+            }
             Err(e) => {
                 log::warn!("slot {}: card not recognized: {e}", slot.id);
                 slot.unrecognized = Some(slot.atr.clone());
@@ -239,9 +264,102 @@ impl Module {
             .ok_or(Error::SessionHandleInvalid(h))
     }
 
-    /// Turns a card error into a module error, dropping the binding on removal and the
-    /// login on a reset by someone else (style.md §6).
-    pub(super) fn card_failure(&mut self, idx: usize, e: CardError) -> Error {
+    /// Runs a card operation on the token of slot `idx`: the one place where every outcome
+    /// of talking to a card is handled (style.md §6).
+    /// * The card was reset since our last transaction (the operation did not run): the
+    ///   token's PIN state is gone — the kept PIN is replayed once (PIN cache on), else the
+    ///   token is logged out — and the operation runs again.
+    /// * The card was reset during the operation: the same, and the operation runs again
+    ///   only if it is [`Replay::Safe`] (never a PIN verification or change whose effect is
+    ///   unknown).
+    /// * "Security status not satisfied" while logged in with a kept PIN: the PIN is
+    ///   replayed once and the operation runs again (compat §9). A wrong PIN is never
+    ///   replayed: a failed re-verification logs the token out.
+    /// * The card, the reader or the PC/SC service is gone: the token is unbound (its
+    ///   sessions and objects with it) and the next call re-lists the readers.
+    pub(super) fn card_op<T>(
+        &mut self,
+        idx: usize,
+        replay: Replay,
+        mut f: impl FnMut(&mut Token) -> std::result::Result<T, CardError>,
+    ) -> Result<T> {
+        let mut replayed_pin = false;
+        for attempt in 0..3 {
+            let again = attempt < 2;
+            let token = self.token_mut(idx)?;
+            let e = match f(token) {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            match e {
+                CardError::Transport(TransportError::Reset) if again => self.after_reset(idx)?,
+                CardError::ResetDuringCommand if again && replay == Replay::Safe => {
+                    self.after_reset(idx)?
+                }
+                CardError::ResetDuringCommand => {
+                    self.after_reset(idx)?;
+                    return Err(Error::Card(e));
+                }
+                CardError::SecurityNotSatisfied
+                    if !replayed_pin && token.login == LoginState::User && token.pin.is_some() =>
+                {
+                    replayed_pin = true;
+                    log::info!("the card asks for the PIN again: replaying the kept PIN");
+                    if !self.replay_pin(idx)? {
+                        return Err(Error::Card(CardError::SecurityNotSatisfied));
+                    }
+                }
+                e => return Err(self.card_failure(idx, e)),
+            }
+        }
+        Err(Error::Card(CardError::ResetDuringCommand))
+    }
+
+    /// The card of slot `idx` lost its security state (reset): replay the kept PIN once, or
+    /// log the token out.
+    fn after_reset(&mut self, idx: usize) -> Result<()> {
+        let token = self.token_mut(idx)?;
+        token.pin_status = None;
+        token.puk_for_unblock = false;
+        if token.login == LoginState::User && token.pin.is_some() {
+            log::info!("slot {idx}: card reset; replaying the kept PIN");
+            self.replay_pin(idx)?;
+        } else if token.login != LoginState::Public {
+            log::info!("slot {idx}: card reset; the token is logged out");
+            token.forget_login();
+        }
+        Ok(())
+    }
+
+    /// VERIFY with the kept PIN; false (and the token logged out) if the card refused it.
+    /// Never replayed after a failure; a card gone meanwhile is the caller's error.
+    fn replay_pin(&mut self, idx: usize) -> Result<bool> {
+        let token = self.token_mut(idx)?;
+        let Some(pin) = token.pin.clone() else {
+            token.forget_login();
+            return Ok(false);
+        };
+        let mut r = token.card.login(&pin);
+        if r == Err(CardError::Transport(TransportError::Reset)) {
+            // Reset again before the VERIFY was sent: nothing reached the card.
+            r = token.card.login(&pin);
+        }
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                log::warn!("silent PIN re-verification failed: {e}");
+                token.forget_login();
+                match e {
+                    CardError::Transport(_) => Err(self.card_failure(idx, e)),
+                    _ => Ok(false),
+                }
+            }
+        }
+    }
+
+    /// Turns a card error into a module error; a card, reader or service gone unbinds the
+    /// token and forces the next scan.
+    fn card_failure(&mut self, idx: usize, e: CardError) -> Error {
         let err = Error::Card(e);
         if err.is_removal() || err.is_reset() {
             self.last_scan = None;
@@ -256,45 +374,15 @@ impl Module {
         err
     }
 
-    /// Runs a card operation; on "security status not satisfied" while logged in, replays
-    /// the cached PIN once and retries (compat §9). A wrong PIN is never replayed: a failed
-    /// re-verification logs the token out.
-    pub(super) fn with_card<T>(
-        &mut self,
-        idx: usize,
-        mut f: impl FnMut(&mut CpxCard) -> std::result::Result<T, CardError>,
-    ) -> Result<T> {
-        let token = self.token_mut(idx)?;
-        let r = match f(&mut token.card) {
-            Err(CardError::SecurityNotSatisfied) if token.login == LoginState::User => {
-                match token.pin.clone() {
-                    Some(pin) => match token.card.login(&pin) {
-                        Ok(()) => f(&mut token.card),
-                        Err(e) => {
-                            log::warn!("silent PIN re-verification failed: {e}");
-                            token.forget_login();
-                            Err(match e {
-                                CardError::Transport(_) => e,
-                                _ => CardError::SecurityNotSatisfied,
-                            })
-                        }
-                    },
-                    None => Err(CardError::SecurityNotSatisfied),
-                }
-            }
-            other => other,
-        };
-        r.map_err(|e| self.card_failure(idx, e))
-    }
-
     // ---- slots and tokens -----------------------------------------------------------------
 
-    /// C_GetSlotList: every listed reader, or those holding a card.
+    /// C_GetSlotList: every reader seen since C_Initialize (a reader unplugged keeps its slot,
+    /// with no token: NSS assumes slots never go away), or those holding a card.
     pub fn slot_list(&mut self, token_present: bool) -> Vec<CK_SLOT_ID> {
         self.rescan();
         self.slots
             .iter()
-            .filter(|s| s.attached && (!token_present || s.card_present))
+            .filter(|s| !token_present || s.card_present)
             .map(|s| s.id)
             .collect()
     }
@@ -318,18 +406,13 @@ impl Module {
         if token.contents().user_pin.is_some() {
             match token.pin_status {
                 Some((at, s)) if at.elapsed() < ttl => status = Some(s),
-                _ => match token.card.pin_status() {
+                _ => match self.card_op(idx, Replay::Safe, |t| t.card.pin_status()) {
                     Ok(s) => {
-                        token.pin_status = Some((Instant::now(), s));
+                        self.token_mut(idx)?.pin_status = Some((Instant::now(), s));
                         status = Some(s);
                     }
-                    Err(e) => {
-                        let err = self.card_failure(idx, e);
-                        if err.is_removal() {
-                            return Err(Error::TokenNotPresent);
-                        }
-                        log::warn!("slot {id}: reading PIN counters failed: {err}");
-                    }
+                    Err(err) if err.is_removal() => return Err(Error::TokenNotPresent),
+                    Err(err) => log::warn!("slot {id}: reading PIN counters failed: {err}"),
                 },
             }
         }
@@ -363,6 +446,37 @@ impl Module {
         self.ensure_token(idx)?;
         let g = self.token_mut(idx)?.contents().generation;
         mechanism::info(g, ty)
+    }
+
+    /// For a blocking C_WaitForSlotEvent: something to wait on outside the module's lock
+    /// (until the readers differ from the listing returned with it), woken by C_Finalize.
+    /// Returns the watch's number for [`Module::end_watch`].
+    pub fn slot_watch(&mut self) -> Result<(u64, Box<dyn ReaderWatch>)> {
+        let (watch, wake) = self
+            .readers
+            .watch()
+            .map_err(|e| Error::Card(CardError::Transport(e)))?;
+        let id = self.next_waiter;
+        self.next_waiter += 1;
+        self.waiters.push((id, wake));
+        Ok((id, watch))
+    }
+
+    /// The readers as the last scan listed them.
+    pub fn listing(&self) -> &[ReaderInfo] {
+        &self.listing
+    }
+
+    /// The wait `id` is over.
+    pub fn end_watch(&mut self, id: u64) {
+        self.waiters.retain(|(w, _)| *w != id);
+    }
+
+    /// Wakes every blocking C_WaitForSlotEvent (they answer CKR_CRYPTOKI_NOT_INITIALIZED).
+    pub fn wake_waiters(&mut self) {
+        for (_, w) in self.waiters.drain(..) {
+            w.wake();
+        }
     }
 
     /// C_WaitForSlotEvent with CKF_DONT_BLOCK: the first slot whose card changed since the
@@ -433,19 +547,31 @@ impl Module {
         if self.sessions.values().any(|s| s.slot == id) {
             return;
         }
-        if let Some(t) = self.slots[idx].token.as_mut() {
-            if t.login != LoginState::Public {
-                if let Err(e) = t.card.logout() {
-                    log::debug!("logout after the last session: {e}");
-                }
+        let logged_in = self.slots[idx]
+            .token
+            .as_ref()
+            .is_some_and(|t| t.login != LoginState::Public);
+        if logged_in {
+            if let Err(e) = self.card_op(idx, Replay::Safe, |t| t.card.logout()) {
+                log::debug!("logout after the last session: {e}");
             }
+        }
+        if let Some(t) = self.slots[idx].token.as_mut() {
             t.forget_login();
         }
     }
 
     /// C_GetSessionInfo.
+    /// While logged in, the card is asked (an empty transaction, no APDU) whether it was
+    /// reset or removed, so that the state reported is the card's.
     pub fn session_info(&mut self, h: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
-        let idx = self.check_session(h)?;
+        let mut idx = self.check_session(h)?;
+        if self.token_mut(idx)?.login != LoginState::Public {
+            if let Err(e) = self.card_op(idx, Replay::Safe, |t| t.card.check_events()) {
+                log::debug!("session {h}: {e}");
+            }
+            idx = self.check_session(h)?;
+        }
         let (s, t) = self.parts(h, idx)?;
         let mut flags = CKF_SERIAL_SESSION;
         if s.rw {
@@ -515,26 +641,22 @@ impl Module {
             return Err(Error::PinIncorrect);
         }
         token.pin_status = None;
-        let r = match (user, pin) {
-            (CKU_USER, Some(p)) => token.card.login(p),
-            (CKU_USER, None) => token.card.login_pin_pad(),
-            (_, Some(p)) => token.card.login_so(p),
-            (_, None) => token.card.login_so_pin_pad(),
-        };
-        match r {
-            Ok(()) => {
-                if user == CKU_USER {
-                    token.login = LoginState::User;
-                    if token.keep_pin {
-                        token.pin = pin.map(LockedSecret::new);
-                    }
-                } else {
-                    token.login = LoginState::So;
-                }
-                Ok(())
+        self.card_op(idx, Replay::NotAfterSending, |t| match (user, pin) {
+            (CKU_USER, Some(p)) => t.card.login(p),
+            (CKU_USER, None) => t.card.login_pin_pad(),
+            (_, Some(p)) => t.card.login_so(p),
+            (_, None) => t.card.login_so_pin_pad(),
+        })?;
+        let token = self.token_mut(idx)?;
+        if user == CKU_USER {
+            token.login = LoginState::User;
+            if token.keep_pin {
+                token.pin = pin.map(LockedSecret::new);
             }
-            Err(e) => Err(self.card_failure(idx, e)),
+        } else {
+            token.login = LoginState::So;
         }
+        Ok(())
     }
 
     /// C_Login(CKU_CONTEXT_SPECIFIC): a fresh VERIFY for the signature operation just
@@ -546,7 +668,7 @@ impl Module {
         pin: Option<&[u8]>,
     ) -> Result<()> {
         let (s, token) = self.parts(h, idx)?;
-        let Some(Operation::Sign(op)) = &mut s.op else {
+        let Some(Operation::Sign(_)) = &s.op else {
             if s.op.is_none() && token.login == LoginState::Public {
                 return self.puk_login_for_unblock(h, idx, pin);
             }
@@ -567,17 +689,14 @@ impl Module {
             return Err(Error::PinIncorrect);
         }
         token.pin_status = None;
-        let r = match pin {
-            Some(p) => token.card.login(p),
-            None => token.card.login_pin_pad(),
-        };
-        match r {
-            Ok(()) => {
-                op.context_verified = true;
-                Ok(())
-            }
-            Err(e) => Err(self.card_failure(idx, e)),
+        self.card_op(idx, Replay::NotAfterSending, |t| match pin {
+            Some(p) => t.card.login(p),
+            None => t.card.login_pin_pad(),
+        })?;
+        if let Some(Operation::Sign(op)) = &mut self.session_mut(h)?.op {
+            op.context_verified = true;
         }
+        Ok(())
     }
 
     /// OpenSC's unblock convention (what `pkcs11-tool --unlock-pin --login-type
@@ -607,13 +726,9 @@ impl Module {
             return Err(Error::PinIncorrect);
         }
         token.pin_status = None;
-        match token.card.login_so(puk) {
-            Ok(()) => {
-                token.puk_for_unblock = true;
-                Ok(())
-            }
-            Err(e) => Err(self.card_failure(idx, e)),
-        }
+        self.card_op(idx, Replay::NotAfterSending, |t| t.card.login_so(puk))?;
+        self.token_mut(idx)?.puk_for_unblock = true;
+        Ok(())
     }
 
     /// C_Logout.
@@ -623,16 +738,18 @@ impl Module {
         if token.login == LoginState::Public && !token.puk_for_unblock {
             return Err(Error::UserNotLoggedIn);
         }
-        let r = token.card.logout();
-        token.forget_login();
-        if let Err(e) = r {
-            let err = self.card_failure(idx, e);
-            if err.is_removal() {
-                return Err(err);
-            }
-            log::debug!("card logout: {err}");
+        let r = self.card_op(idx, Replay::Safe, |t| t.card.logout());
+        if let Some(t) = self.slots[idx].token.as_mut() {
+            t.forget_login();
         }
-        Ok(())
+        match r {
+            Err(err) if err.is_removal() => Err(err),
+            Err(err) => {
+                log::debug!("card logout: {err}");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     /// C_InitPIN: the unblock flow (C_Login(CKU_SO, PUK) then the new PIN).
@@ -655,21 +772,16 @@ impl Module {
             .user_pin
             .clone()
             .ok_or(Error::UserPinNotInitialized)?;
-        let r = match new {
-            Some(new) => {
-                if !pin_len_ok(&info, new) {
-                    return Err(Error::PinLenRange);
-                }
-                token.pin_status = None;
-                token.card.unblock_pin(new)
-            }
-            None if token.protected_path() => {
-                token.pin_status = None;
-                token.card.unblock_pin_pin_pad()
-            }
-            None => return Err(Error::ArgumentsBad),
-        };
-        r.map_err(|e| self.card_failure(idx, e))
+        match new {
+            Some(new) if !pin_len_ok(&info, new) => return Err(Error::PinLenRange),
+            None if !token.protected_path() => return Err(Error::ArgumentsBad),
+            _ => {}
+        }
+        token.pin_status = None;
+        self.card_op(idx, Replay::NotAfterSending, |t| match new {
+            Some(new) => t.card.unblock_pin(new),
+            None => t.card.unblock_pin_pin_pad(),
+        })
     }
 
     /// C_SetPIN: changes the user PIN.
@@ -702,8 +814,9 @@ impl Module {
             (Some(old), Some(new)) => (old, new),
             (None, None) if token.protected_path() => {
                 token.pin_status = None;
-                let r = token.card.change_pin_pin_pad();
-                return r.map_err(|e| self.card_failure(idx, e));
+                return self.card_op(idx, Replay::NotAfterSending, |t| {
+                    t.card.change_pin_pin_pad()
+                });
             }
             _ => return Err(Error::ArgumentsBad),
         };
@@ -714,22 +827,20 @@ impl Module {
             // After C_Login(CKU_CONTEXT_SPECIFIC, PUK): `old` is the PUK, already verified.
             token.puk_for_unblock = false;
             token.pin_status = None;
-            let r = token.card.unblock_pin(new);
-            return r.map_err(|e| self.card_failure(idx, e));
+            return self.card_op(idx, Replay::NotAfterSending, |t| t.card.unblock_pin(new));
         }
         if !pin_len_ok(&info, old) {
             return Err(Error::PinIncorrect);
         }
         token.pin_status = None;
-        match token.card.change_pin(old, new) {
-            Ok(()) => {
-                if token.login == LoginState::User && token.keep_pin {
-                    token.pin = Some(LockedSecret::new(new));
-                }
-                Ok(())
-            }
-            Err(e) => Err(self.card_failure(idx, e)),
+        self.card_op(idx, Replay::NotAfterSending, |t| {
+            t.card.change_pin(old, new)
+        })?;
+        let token = self.token_mut(idx)?;
+        if token.login == LoginState::User && token.keep_pin {
+            token.pin = Some(LockedSecret::new(new));
         }
+        Ok(())
     }
 
     /// C_GenerateRandom: GET CHALLENGE on the card.
@@ -738,7 +849,7 @@ impl Module {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let out = self.with_card(idx, |c| c.random(len))?;
+        let out = self.card_op(idx, Replay::Safe, |t| t.card.random(len))?;
         if out.len() != len {
             return Err(Error::DeviceError("short random answer"));
         }
@@ -748,4 +859,10 @@ impl Module {
 
 fn pin_len_ok(info: &PinInfo, pin: &[u8]) -> bool {
     (info.min_len..=info.max_len).contains(&pin.len())
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        self.wake_waiters();
+    }
 }

@@ -3,7 +3,7 @@
 //! login) and CPS_DATA writes touch the card.
 
 use super::error::{Error, Result};
-use super::module::Module;
+use super::module::{Module, Replay};
 use super::object::{Attr, AttrLookup, Object, ObjectKind};
 use super::session::Operation;
 use super::slot::LoginState;
@@ -86,7 +86,7 @@ impl Module {
             let readable = !d.private || token.login == LoginState::User;
             if types.contains(&CKA_VALUE) && d.value.is_none() && readable {
                 let label = d.label.clone();
-                self.with_card(idx, |c| c.read_data_object(&label))?;
+                self.card_op(idx, Replay::Safe, |t| t.card.read_data_object(&label))?;
             }
         }
         let token = self.token_mut(idx)?;
@@ -125,7 +125,7 @@ impl Module {
             }
         }
         match value {
-            Some(v) => self.with_card(idx, |c| c.write_data_object(&label, &v)),
+            Some(v) => self.card_op(idx, Replay::Safe, |t| t.card.write_data_object(&label, &v)),
             None => Ok(()),
         }
     }

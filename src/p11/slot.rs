@@ -24,11 +24,24 @@ pub struct Slot {
     pub attached: bool,
     pub card_present: bool,
     pub atr: Vec<u8>,
+    /// The reader's PC/SC event counter at the last scan (insertions and removals).
+    pub events: u32,
     pub token: Option<Token>,
     /// ATR of a card that could not be bound (not retried until the card changes).
     pub unrecognized: Option<Vec<u8>>,
-    /// Card state last reported by C_WaitForSlotEvent: the ATR when present.
-    pub event_seen: Option<Vec<u8>>,
+    /// What C_WaitForSlotEvent last reported of this slot (`None`: a reader that arrived
+    /// since, not reported yet).
+    pub event_seen: Option<SlotState>,
+}
+
+/// A slot as C_WaitForSlotEvent sees it: a card inserted, removed or swapped, or the reader
+/// arriving or leaving, changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotState {
+    pub attached: bool,
+    pub card_present: bool,
+    pub events: u32,
+    pub atr: Vec<u8>,
 }
 
 /// A card bound in a slot: everything read at insertion plus the login state.
@@ -36,6 +49,9 @@ pub struct Token {
     pub binding: u64,
     /// The reader's ATR when bound (a different ATR means a different card).
     pub atr: Vec<u8>,
+    /// The reader's event counter when bound: once it moves, this card session is over
+    /// (the card was pulled, perhaps put back or swapped for another with the same ATR).
+    pub events: u32,
     pub card: CpxCard,
     pub objects: Vec<Object>,
     pub cert_fields: Vec<Option<CertFields>>,
@@ -84,6 +100,7 @@ impl Slot {
             attached: true,
             card_present: false,
             atr: Vec::new(),
+            events: 0,
             token: None,
             unrecognized: None,
             event_seen: None,
@@ -102,8 +119,13 @@ impl Slot {
     }
 
     /// What C_WaitForSlotEvent compares.
-    pub fn event_state(&self) -> Option<Vec<u8>> {
-        self.card_present.then(|| self.atr.clone())
+    pub fn event_state(&self) -> Option<SlotState> {
+        Some(SlotState {
+            attached: self.attached,
+            card_present: self.card_present,
+            events: self.events,
+            atr: self.atr.clone(),
+        })
     }
 }
 
@@ -123,6 +145,7 @@ impl Token {
     pub fn new(
         binding: u64,
         atr: Vec<u8>,
+        events: u32,
         card: CpxCard,
         mut next_handle: impl FnMut() -> CK_OBJECT_HANDLE,
     ) -> Token {
@@ -157,6 +180,7 @@ impl Token {
         Token {
             binding,
             atr,
+            events,
             card,
             objects,
             cert_fields,

@@ -13,6 +13,17 @@ pub(super) fn module(spec: &str) -> (Module, SharedCard) {
     (Module::new(Box::new(readers)), card)
 }
 
+/// [`module`] whose readers are listed at most every `scan_ttl`, as PC/SC readers are.
+pub(super) fn module_coalesced(spec: &str, scan_ttl: std::time::Duration) -> (Module, SharedCard) {
+    let readers = SimReaders::from_spec(spec)
+        .expect("persona")
+        .with_costly_listing();
+    let card = readers.cards().remove(0).1;
+    let mut m = Module::new(Box::new(readers));
+    m.scan_ttl = scan_ttl;
+    (m, card)
+}
+
 /// The number of APDUs the simulated card has answered.
 pub(super) fn apdus(card: &SharedCard) -> u64 {
     card.lock().unwrap().trace().apdu_count() as u64

@@ -5,7 +5,7 @@ use super::error::Error;
 use super::mechanism::{self, Mechanism};
 use super::object::{Attr, AttrLookup};
 use super::session::Output;
-use super::test_util::{apdus, find, module, open, value};
+use super::test_util::{apdus, find, module, module_coalesced, open, value};
 use super::Module;
 use crate::cpx::HashAlg;
 use cryptoki_sys::*;
@@ -228,10 +228,10 @@ fn operation_state_rules() {
     ));
     assert_eq!(m.sign(h, &[0; 32], Some(10)).unwrap(), Output::Len(256));
     // Wrong length for the signature key ends the operation.
-    assert!(matches!(
-        m.sign(h, &[0; 33], Some(256)),
-        Err(Error::DataLenRange)
-    ));
+    assert_eq!(
+        m.sign(h, &[0; 33], Some(256)).unwrap_err().rv(),
+        CKR_DATA_LEN_RANGE
+    );
     assert!(matches!(
         m.sign(h, &[0; 32], Some(256)),
         Err(Error::OperationNotInitialized)
@@ -464,8 +464,7 @@ fn cps_data_write_and_private_objects() {
 /// leaves is still noticed at the next card operation, and C_GetSlotList always re-scans.
 #[test]
 fn coalesced_scans_still_notice_removal() {
-    let (mut m, card) = module("cps3-doctor");
-    m.scan_ttl = std::time::Duration::from_secs(3600);
+    let (mut m, card) = module_coalesced("cps3-doctor", std::time::Duration::from_secs(3600));
     let h = open(&mut m, false);
     card.lock().unwrap().remove();
     // Within the window the session still looks valid to calls that need no card I/O…

@@ -54,6 +54,10 @@ pub struct SimCard {
     faults: Arc<Mutex<faults::FaultPlan>>,
     present: bool,
     powered: bool,
+    /// Insertions and removals so far (what PC/SC counts in a reader's event state).
+    events: u32,
+    /// Resets and power-ups so far: a connection that saw fewer is told of a reset.
+    resets: u64,
     apdu_count: u64,
     /// Channels whose pending GET RESPONSE data is deciphered plaintext (not traced).
     secret_pending: [bool; state::CHANNELS],
@@ -74,6 +78,8 @@ impl SimCard {
             faults: Arc::default(),
             present: true,
             powered: false,
+            events: 0,
+            resets: 0,
             apdu_count: 0,
             secret_pending: [false; state::CHANNELS],
         })
@@ -108,6 +114,7 @@ impl SimCard {
     pub fn power_on(&mut self) -> Vec<u8> {
         self.state.reset_volatile(&self.profile);
         self.powered = true;
+        self.resets += 1;
         self.trace.event(TraceEvent::PowerOn);
         self.atr()
     }
@@ -123,6 +130,7 @@ impl SimCard {
     pub fn reset(&mut self) -> Vec<u8> {
         self.state.reset_volatile(&self.profile);
         self.powered = true;
+        self.resets += 1;
         self.trace.event(TraceEvent::Reset);
         self.atr()
     }
@@ -137,6 +145,9 @@ impl SimCard {
 
     /// Takes the card out of the reader (it loses power).
     pub fn remove(&mut self) {
+        if self.present {
+            self.events = self.events.wrapping_add(1);
+        }
         self.present = false;
         self.powered = false;
         self.trace.event(TraceEvent::Removed);
@@ -144,8 +155,34 @@ impl SimCard {
 
     /// Puts the card back (powered off until the reader powers it).
     pub fn insert(&mut self) {
+        if !self.present {
+            self.events = self.events.wrapping_add(1);
+        }
         self.present = true;
         self.trace.event(TraceEvent::Inserted);
+    }
+
+    /// Pulls this card and puts `other` in its place, in the same reader (however quickly:
+    /// the reader's event counter moves by two, as PC/SC's does). `other`'s trace and fault
+    /// plan come with it.
+    pub fn swap(&mut self, other: SimCard) {
+        self.remove();
+        let (events, resets) = (self.events, self.resets);
+        *self = other;
+        self.events = events;
+        self.resets = resets;
+        self.present = false;
+        self.insert();
+    }
+
+    /// Insertions and removals so far (a reader's PC/SC event counter).
+    pub fn events(&self) -> u32 {
+        self.events
+    }
+
+    /// Resets and power-ups so far.
+    pub fn resets(&self) -> u64 {
+        self.resets
     }
 
     /// Live counters, for tests: (tries left, max tries, unblock uses left) of a CHV.

@@ -30,6 +30,10 @@ pub enum TransportError {
     /// The reader cannot do what was asked (e.g. PIN entry on a reader without a keypad).
     #[error("not supported by the reader")]
     Unsupported,
+    /// The PC/SC service is gone (pcscd stopped or restarted): every handle of the old
+    /// context is dead; the readers establish a new context on their next listing.
+    #[error("PC/SC service not available")]
+    NoService,
 }
 
 /// Whether the card was reset since our last transaction (its security state is gone).
@@ -98,25 +102,101 @@ pub mod pinpad_sw {
     pub const TOO_SHORT_OR_LONG: u16 = 0x6403;
 }
 
-/// One connected card.
-pub trait Transport: Send {
-    fn atr(&self) -> &[u8];
-    /// The protocol in use on this connection.
-    fn protocol(&self) -> Protocol;
+/// The card inside one transaction: what `apdu::Channel` talks to.
+pub trait CardIo {
     /// One C-APDU in, the raw R-APDU out (data ‖ SW1 SW2). No 61xx/6Cxx logic here.
     fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError>;
-    /// Exclusive access; reports whether the card was reset since the last transaction.
-    fn begin(&mut self) -> Result<ResetSeen, TransportError>;
-    fn end(&mut self) -> Result<(), TransportError>;
-    /// What the reader can do besides transmitting (default: nothing).
-    fn features(&mut self) -> ReaderFeatures {
-        ReaderFeatures::default()
-    }
     /// Lets the reader collect PINs on its keypad and send the completed command; returns
     /// the raw R-APDU (the card's, or a PIN-pad status word of [`pinpad_sw`]). The PIN never
     /// reaches the host.
     fn pin_pad(&mut self, _request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
         Err(TransportError::Unsupported)
+    }
+}
+
+/// The body of a transaction: the card, and whether it was reset since our last one.
+pub type TransactionBody<'a> = dyn FnMut(&mut dyn CardIo, ResetSeen) + 'a;
+
+/// One connected card.
+pub trait Transport: Send {
+    fn atr(&self) -> &[u8];
+    /// The protocol in use on this connection.
+    fn protocol(&self) -> Protocol;
+    /// Runs `body` inside one exclusive transaction (PC/SC: SCardBeginTransaction …
+    /// SCardEndTransaction, leaving the card as it is), on every path. `Err` means the body
+    /// did not run: the card is gone (`Removed`, `NoCard`), the reader or the PC/SC service
+    /// is gone, or the card is held by someone else. A reset of the card since our last
+    /// transaction (by another application, or a power cycle) is passed to the body as
+    /// `ResetSeen::Yes`, as pcsc-lite reports it (`SCARD_W_RESET_CARD` at the start of the
+    /// next transaction).
+    fn transaction(&mut self, body: &mut TransactionBody<'_>) -> Result<(), TransportError>;
+    /// What the reader can do besides transmitting (default: nothing).
+    fn features(&mut self) -> ReaderFeatures {
+        ReaderFeatures::default()
+    }
+}
+
+/// Watches or alters what passes through another transport (the `cpx trace` recorder, test
+/// and benchmark wrappers): [`Tapped`] runs the inner transport's transactions and hands
+/// each exchange to the tap.
+pub trait Tap: Send {
+    fn transmit(
+        &mut self,
+        card: &mut dyn CardIo,
+        c_apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        card.transmit(c_apdu)
+    }
+    fn pin_pad(
+        &mut self,
+        card: &mut dyn CardIo,
+        request: &PinPadRequest,
+    ) -> Result<Vec<u8>, TransportError> {
+        card.pin_pad(request)
+    }
+    /// A transaction began (with what the transport said about resets).
+    fn begin(&mut self, _reset_seen: ResetSeen) {}
+    /// The transaction's body returned.
+    fn end(&mut self) {}
+}
+
+/// A transport with a [`Tap`] on it.
+pub struct Tapped<T: Tap> {
+    pub inner: Box<dyn Transport>,
+    pub tap: T,
+}
+
+struct TapIo<'a, T: Tap> {
+    tap: &'a mut T,
+    card: &'a mut dyn CardIo,
+}
+
+impl<T: Tap> CardIo for TapIo<'_, T> {
+    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.tap.transmit(self.card, c_apdu)
+    }
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        self.tap.pin_pad(self.card, request)
+    }
+}
+
+impl<T: Tap> Transport for Tapped<T> {
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn protocol(&self) -> Protocol {
+        self.inner.protocol()
+    }
+    fn features(&mut self) -> ReaderFeatures {
+        self.inner.features()
+    }
+    fn transaction(&mut self, body: &mut TransactionBody<'_>) -> Result<(), TransportError> {
+        let tap = &mut self.tap;
+        self.inner.transaction(&mut |card, reset_seen| {
+            tap.begin(reset_seen);
+            body(&mut TapIo { tap, card }, reset_seen);
+            tap.end();
+        })
     }
 }
 
@@ -126,12 +206,68 @@ pub struct ReaderInfo {
     pub name: String,
     pub card_present: bool,
     pub atr: Vec<u8>,
+    /// How many times a card was inserted into or removed from this reader (PC/SC: the upper
+    /// 16 bits of the reader's event state). A change between two scans means another card
+    /// session, even when the ATR is the same and the scans saw a card both times.
+    pub events: u32,
 }
 
 /// The set of readers of one kind (PC/SC, virtual).
 pub trait Readers: Send {
     fn list(&mut self) -> Result<Vec<ReaderInfo>, TransportError>;
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError>;
+    /// Something to wait on for reader and card changes without holding this object (so
+    /// the module's lock is free meanwhile), and the handle that wakes it.
+    fn watch(&mut self) -> Result<(Box<dyn ReaderWatch>, WakeUp), TransportError>;
+    /// Listing is cheap (no daemon round trip): the module may list on every call.
+    fn listing_is_cheap(&self) -> bool {
+        false
+    }
+}
+
+/// Waits for readers and cards to change (PC/SC: SCardGetStatusChange, with the PnP
+/// notification for readers arriving).
+pub trait ReaderWatch: Send {
+    /// Returns when the readers or cards may differ from `known` (a listing), when
+    /// `timeout` has passed, or when woken (`Err(Cancelled)`). The caller lists again to see
+    /// what changed.
+    fn wait(&mut self, known: &[ReaderInfo], timeout: std::time::Duration)
+        -> Result<(), WaitError>;
+}
+
+/// Why a wait ended without news.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitError {
+    /// [`WakeUp::wake`] was called (C_Finalize).
+    Cancelled,
+    /// The readers could not be watched (no PC/SC service…); try again later.
+    Unavailable(TransportError),
+}
+
+/// Wakes a [`ReaderWatch`] from another thread; once woken it stays woken.
+#[derive(Clone)]
+pub struct WakeUp {
+    woken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Interrupts a wait in progress (PC/SC: SCardCancel on the watch's context).
+    interrupt: std::sync::Arc<dyn Fn() + Send + Sync>,
+}
+
+impl WakeUp {
+    pub fn new(interrupt: impl Fn() + Send + Sync + 'static) -> WakeUp {
+        WakeUp {
+            woken: Default::default(),
+            interrupt: std::sync::Arc::new(interrupt),
+        }
+    }
+
+    pub fn wake(&self) {
+        self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        (self.interrupt)();
+    }
+
+    pub fn is_woken(&self) -> bool {
+        self.woken.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// The readers the module and the `cpx` tool drive (`config.rs`): in a `sim` build with
@@ -166,5 +302,11 @@ impl Readers for NoReaders {
     }
     fn connect(&mut self, _: &str) -> Result<Box<dyn Transport>, TransportError> {
         Err(TransportError::NoReader)
+    }
+    fn watch(&mut self) -> Result<(Box<dyn ReaderWatch>, WakeUp), TransportError> {
+        Err(TransportError::NoReader)
+    }
+    fn listing_is_cheap(&self) -> bool {
+        true
     }
 }

@@ -8,20 +8,16 @@
 //!
 //! # Transactions
 //!
-//! `pcsc::Card::transaction()` returns a guard that borrows the `Card`, which cannot be kept
-//! inside the struct that owns that `Card` without `unsafe`. So:
-//!
-//! * `begin()` calls `SCardBeginTransaction` through `Card::transaction()` and forgets the
-//!   guard (`std::mem::forget` of a guard holding only a reference: nothing leaks); the lock
-//!   is then held by our handle;
-//! * `end()` releases it by disconnecting that handle with `Disposition::LeaveCard` (PC/SC
-//!   ends a handle's transactions on disconnect; the card is neither reset nor unpowered)
-//!   and connects a fresh shared handle at once. The card keeps its state (current files,
-//!   verified PIN). A reset by another application after that point is reported by the
-//!   next `begin()` as usual.
-//! * If the fresh connection fails (card in exclusive use, removed), the transport connects
-//!   again lazily on the next call and, not knowing what happened meanwhile, reports
-//!   `ResetSeen::Yes`.
+//! [`Transport::transaction`] holds one `SCardBeginTransaction` … `SCardEndTransaction
+//! (SCARD_LEAVE_CARD)` for the length of its body (the `pcsc` crate's scoped guard), so a
+//! multi-APDU operation is one transaction and costs two PC/SC calls besides its APDUs.
+//! `SCARD_W_RESET_CARD` (the card was reset by another application) at the start of a
+//! transaction or on an APDU: the handle is reconnected with `SCARD_LEAVE_CARD` and the
+//! reset is reported to the body of the next transaction (`ResetSeen::Yes`).
+//! `SCARD_W_REMOVED_CARD`: this handle is dead for good (even if a card is back in the
+//! reader, it is another card session): `Removed` from then on.
+//! `SCARD_E_NO_SERVICE` / `SCARD_E_INVALID_HANDLE` (pcscd stopped or restarted): `NoService`;
+//! [`PcscReaders`] establishes a new context at its next listing.
 
 use std::ffi::CString;
 use std::time::Duration;
@@ -30,8 +26,8 @@ use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode,
 use zeroize::Zeroize;
 
 use super::{
-    PinPadOp, PinPadRequest, ReaderFeatures, ReaderInfo, Readers, ResetSeen, Transport,
-    TransportError,
+    CardIo, PinPadOp, PinPadRequest, ReaderFeatures, ReaderInfo, ReaderWatch, Readers, ResetSeen,
+    TransactionBody, Transport, TransportError, WaitError, WakeUp,
 };
 
 /// Maps a PC/SC error to ours; the PC/SC text and code are kept for logs in `Io`.
@@ -44,6 +40,7 @@ pub fn map_error(e: pcsc::Error) -> TransportError {
         E::UnknownReader | E::ReaderUnavailable | E::NoReadersAvailable => TransportError::NoReader,
         E::SharingViolation => TransportError::Sharing,
         E::Timeout => TransportError::Timeout,
+        E::NoService | E::ServiceStopped | E::InvalidHandle => TransportError::NoService,
         other => TransportError::Io(format!("PC/SC: {other} ({:#010X})", other as u32)),
     }
 }
@@ -97,8 +94,9 @@ impl Default for PcscReaders {
     }
 }
 
-/// Reader names, then their state with a zero timeout (no waiting).
-fn list_with(ctx: &Context) -> Result<Vec<ReaderInfo>, pcsc::Error> {
+/// The readers' names, and their states as PC/SC reports them with a zero timeout (no
+/// waiting).
+fn states_now(ctx: &Context) -> Result<Vec<ReaderState>, pcsc::Error> {
     let names = match ctx.list_readers_owned() {
         Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
         other => other?,
@@ -111,25 +109,70 @@ fn list_with(ctx: &Context) -> Result<Vec<ReaderInfo>, pcsc::Error> {
         .map(|name| ReaderState::new(name, State::UNAWARE))
         .collect();
     match ctx.get_status_change(Duration::ZERO, &mut states) {
-        Ok(()) | Err(pcsc::Error::Timeout) => {}
-        Err(e) => return Err(e),
+        Ok(()) | Err(pcsc::Error::Timeout) => Ok(states),
+        Err(e) => Err(e),
     }
-    Ok(states
-        .iter()
-        .map(|s| {
-            let ev = s.event_state();
-            let present = ev.contains(State::PRESENT) && !ev.contains(State::MUTE);
-            ReaderInfo {
-                name: s.name().to_string_lossy().into_owned(),
-                card_present: present,
-                atr: if present {
-                    s.atr().to_vec()
-                } else {
-                    Vec::new()
-                },
-            }
-        })
-        .collect())
+}
+
+/// What a slot shows of a reader's state.
+fn reader_info(s: &ReaderState) -> ReaderInfo {
+    let ev = s.event_state();
+    let present = ev.contains(State::PRESENT) && !ev.contains(State::MUTE);
+    ReaderInfo {
+        name: s.name().to_string_lossy().into_owned(),
+        card_present: present,
+        atr: if present {
+            s.atr().to_vec()
+        } else {
+            Vec::new()
+        },
+        events: s.event_count(),
+    }
+}
+
+fn list_with(ctx: &Context) -> Result<Vec<ReaderInfo>, pcsc::Error> {
+    Ok(states_now(ctx)?.iter().map(reader_info).collect())
+}
+
+/// Waits on its own PC/SC context, which [`WakeUp`] cancels (SCardCancel).
+struct PcscWatch {
+    context: Context,
+    wake: WakeUp,
+}
+
+impl ReaderWatch for PcscWatch {
+    fn wait(&mut self, known: &[ReaderInfo], timeout: Duration) -> Result<(), WaitError> {
+        let unavailable = |e| WaitError::Unavailable(map_error(e));
+        if self.wake.is_woken() {
+            return Err(WaitError::Cancelled);
+        }
+        let mut states = states_now(&self.context).map_err(unavailable)?;
+        let now: Vec<ReaderInfo> = states.iter().map(reader_info).collect();
+        if now != known {
+            return Ok(());
+        }
+        // Readers arriving or leaving: the PnP notification pseudo-reader.
+        let mut pnp = ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE);
+        match self
+            .context
+            .get_status_change(Duration::ZERO, std::slice::from_mut(&mut pnp))
+        {
+            Ok(()) | Err(pcsc::Error::Timeout) => states.push(pnp),
+            Err(e) => log::debug!("PnP notification not available: {e}"),
+        }
+        for st in &mut states {
+            st.sync_current_state();
+        }
+        let r = self.context.get_status_change(timeout, &mut states);
+        if self.wake.is_woken() {
+            return Err(WaitError::Cancelled);
+        }
+        match r {
+            Ok(()) | Err(pcsc::Error::Timeout) => Ok(()),
+            Err(pcsc::Error::Cancelled) => Err(WaitError::Cancelled),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
 }
 
 impl Readers for PcscReaders {
@@ -139,6 +182,24 @@ impl Readers for PcscReaders {
             Err(pcsc::Error::NoService) | Err(pcsc::Error::ServiceStopped) => Ok(Vec::new()),
             other => other.map_err(map_error),
         }
+    }
+
+    fn watch(&mut self) -> Result<(Box<dyn ReaderWatch>, WakeUp), TransportError> {
+        // A context of its own: SCardCancel ends the waits of one context only.
+        let context = Context::establish(Scope::User).map_err(map_error)?;
+        let canceller = context.clone();
+        let wake = WakeUp::new(move || {
+            if let Err(e) = canceller.cancel() {
+                log::debug!("SCardCancel: {e}");
+            }
+        });
+        Ok((
+            Box::new(PcscWatch {
+                context,
+                wake: wake.clone(),
+            }),
+            wake,
+        ))
     }
 
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError> {
@@ -160,9 +221,10 @@ pub struct PcscTransport {
     card: Option<Card>,
     atr: Vec<u8>,
     t0: bool,
-    in_transaction: bool,
-    /// A reset (or an unobserved gap) to report at the next `begin()`.
+    /// A reset (or an unobserved gap) to report to the next transaction.
     reset_pending: bool,
+    /// The card was removed: this connection is dead for good.
+    removed: bool,
     rx: Vec<u8>,
     /// PC/SC part 10 control codes, asked once (`None` = not asked yet).
     features: Option<Part10>,
@@ -258,8 +320,8 @@ impl PcscTransport {
             card: Some(card),
             atr,
             t0,
-            in_transaction: false,
             reset_pending: false,
+            removed: false,
             rx: Vec::new(),
             features: None,
         })
@@ -291,6 +353,23 @@ impl PcscTransport {
         f
     }
 
+    /// A transport that is not connected to anything (tests move a real one out of a
+    /// closure with it).
+    #[cfg(test)]
+    fn placeholder() -> PcscTransport {
+        PcscTransport {
+            context: Context::establish(Scope::User).expect("PC/SC context"),
+            reader: CString::default(),
+            card: None,
+            atr: Vec::new(),
+            t0: false,
+            reset_pending: false,
+            removed: true,
+            rx: Vec::new(),
+            features: None,
+        }
+    }
+
     /// The negotiated protocol is T=0 (else T=1). The APDU channel needs it: under T=0 a
     /// case-4 command is sent without Le.
     pub fn is_t0(&self) -> bool {
@@ -302,8 +381,11 @@ impl PcscTransport {
         self.reader.to_str().unwrap_or("")
     }
 
-    /// The connected card, connecting again if an earlier `end()` could not.
+    /// The connected card, connecting again if a reconnection after a reset could not.
     fn card(&mut self) -> Result<&mut Card, TransportError> {
+        if self.removed {
+            return Err(TransportError::Removed);
+        }
         if self.card.is_none() {
             let (card, atr, t0) = connect_card(&self.context, &self.reader).map_err(map_error)?;
             self.atr = atr;
@@ -354,10 +436,6 @@ impl Transport for PcscTransport {
         }
     }
 
-    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
-        self.pin_pad_control(request)
-    }
-
     fn protocol(&self) -> super::Protocol {
         if self.is_t0() {
             super::Protocol::T0
@@ -366,108 +444,108 @@ impl Transport for PcscTransport {
         }
     }
 
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        if self.rx.len() != RX_BUFFER {
-            self.rx = vec![0; RX_BUFFER];
-        }
-        let mut rx = std::mem::take(&mut self.rx);
-        let result = match self.card() {
-            Ok(card) => card.transmit(c_apdu, &mut rx).map(|r| r.to_vec()),
-            Err(e) => {
-                self.rx = rx;
-                return Err(e);
-            }
-        };
-        // The buffer may have held key material or plaintext.
-        let used = result.as_ref().map_or(0, Vec::len);
-        rx[..used].zeroize();
-        self.rx = rx;
-        match result {
-            Ok(r) => Ok(r),
-            Err(pcsc::Error::ResetCard) => {
-                self.recover_from_reset();
-                Err(TransportError::Reset)
-            }
-            Err(e) => Err(map_error(e)),
-        }
-    }
-
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
+    fn transaction(&mut self, body: &mut TransactionBody<'_>) -> Result<(), TransportError> {
+        let part10 = self.part10();
         for _ in 0..2 {
-            let outcome = {
-                let card = self.card()?;
-                match card.transaction() {
-                    // The lock stays with our handle until `end()` disconnects it.
-                    Ok(tx) => {
-                        std::mem::forget(tx);
-                        Ok(())
+            let mut rx = std::mem::take(&mut self.rx);
+            rx.resize(RX_BUFFER, 0);
+            let reset_pending = self.reset_pending;
+            let card = self.card()?;
+            let outcome = match card.transaction() {
+                Ok(tx) => {
+                    let mut io = TxIo {
+                        card: &tx,
+                        rx: &mut rx,
+                        part10,
+                        reset: false,
+                        removed: false,
+                    };
+                    let seen = if reset_pending {
+                        ResetSeen::Yes
+                    } else {
+                        ResetSeen::No
+                    };
+                    body(&mut io, seen);
+                    let (reset, removed) = (io.reset, io.removed);
+                    if let Err((_, e)) = tx.end(Disposition::LeaveCard) {
+                        log::debug!("PC/SC end of transaction: {e}");
                     }
-                    Err(e) => Err(e),
+                    Ok((reset, removed))
                 }
+                Err(e) => Err(e),
             };
+            self.rx = rx;
             match outcome {
-                Ok(()) => {
-                    self.in_transaction = true;
-                    let seen = std::mem::take(&mut self.reset_pending);
-                    return Ok(if seen { ResetSeen::Yes } else { ResetSeen::No });
+                Ok((reset, removed)) => {
+                    self.reset_pending = false;
+                    if removed {
+                        self.removed = true;
+                    } else if reset {
+                        self.recover_from_reset();
+                    }
+                    return Ok(());
                 }
                 Err(pcsc::Error::ResetCard) => self.recover_from_reset(),
-                Err(e) => return Err(map_error(e)),
+                Err(e) => {
+                    let err = map_error(e);
+                    if err == TransportError::Removed {
+                        self.removed = true;
+                    }
+                    return Err(err);
+                }
             }
         }
         Err(TransportError::Reset)
     }
+}
 
-    fn end(&mut self) -> Result<(), TransportError> {
-        if !std::mem::take(&mut self.in_transaction) {
-            return Ok(());
-        }
-        let Some(card) = self.card.take() else {
-            return Ok(());
-        };
-        if let Err((card, e)) = card.disconnect(Disposition::LeaveCard) {
-            self.card = Some(card);
-            return Err(map_error(e));
-        }
-        match connect_card(&self.context, &self.reader) {
-            Ok((card, atr, t0)) => {
-                if atr != self.atr || t0 != self.t0 {
-                    // Another card (or another negotiation) behind the same reader.
-                    self.reset_pending = true;
-                    self.atr = atr;
-                    self.t0 = t0;
-                }
-                self.card = Some(card);
+/// The card inside one PC/SC transaction.
+struct TxIo<'a, 'tx> {
+    card: &'a pcsc::Transaction<'tx>,
+    rx: &'a mut Vec<u8>,
+    part10: Part10,
+    /// `SCARD_W_RESET_CARD` / `SCARD_W_REMOVED_CARD` seen on an exchange.
+    reset: bool,
+    removed: bool,
+}
+
+impl TxIo<'_, '_> {
+    fn outcome(&mut self, r: Result<Vec<u8>, pcsc::Error>) -> Result<Vec<u8>, TransportError> {
+        r.map_err(|e| {
+            let err = map_error(e);
+            match err {
+                TransportError::Reset => self.reset = true,
+                TransportError::Removed => self.removed = true,
+                _ => {}
             }
-            Err(e) => {
-                log::debug!("PC/SC reconnect after end of transaction failed: {e}");
-                // `card()` connects lazily and flags a possible reset.
-            }
-        }
-        Ok(())
+            err
+        })
     }
 }
 
-impl PcscTransport {
-    fn pin_pad_control(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
-        let f = self.part10();
+impl CardIo for TxIo<'_, '_> {
+    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let result = self.card.transmit(c_apdu, self.rx).map(|r| r.to_vec());
+        // The buffer may have held key material or plaintext.
+        let used = result.as_ref().map_or(0, Vec::len);
+        self.rx[..used].zeroize();
+        self.outcome(result)
+    }
+
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
         let code = match request.op {
-            PinPadOp::Verify { .. } => f.verify_pin_direct,
-            PinPadOp::Modify { .. } => f.modify_pin_direct,
+            PinPadOp::Verify { .. } => self.part10.verify_pin_direct,
+            PinPadOp::Modify { .. } => self.part10.modify_pin_direct,
         }
         .ok_or(TransportError::Unsupported)?;
         let structure = pin_structure(request);
         let mut buf = [0u8; 258];
-        let card = self.card()?;
         // The control code comes from the reader as is (already a full IOCTL code).
-        match card.control(code as _, &structure, &mut buf) {
-            Ok(r) => Ok(r.to_vec()),
-            Err(pcsc::Error::ResetCard) => {
-                self.recover_from_reset();
-                Err(TransportError::Reset)
-            }
-            Err(e) => Err(map_error(e)),
-        }
+        let result = self
+            .card
+            .control(code as _, &structure, &mut buf)
+            .map(|r| r.to_vec());
+        self.outcome(result)
     }
 }
 
@@ -582,42 +660,45 @@ mod tests {
         let mut t = PcscTransport::open(ctx.clone(), reader.clone()).unwrap();
         assert_eq!(t.atr(), info.atr.as_slice());
         eprintln!("T=0: {}", t.is_t0());
-        // (pcsc-lite also makes SCardConnect wait for a transaction: connect first.)
-        let mut other = PcscTransport::open(ctx, reader).unwrap();
-        assert_eq!(t.begin().unwrap(), ResetSeen::No);
-        assert!(t.transmit(&select).unwrap().len() >= 2);
+        // One transaction: (answer length, what the transaction said about resets).
+        let run = |t: &mut PcscTransport| {
+            let mut out = None;
+            t.transaction(&mut |io, seen| out = Some((io.transmit(&select), seen)))
+                .map(|()| out.expect("body ran"))
+        };
+        let (answer, seen) = run(&mut t).unwrap();
+        assert!(answer.unwrap().len() >= 2);
+        assert_eq!(seen, ResetSeen::No);
 
-        // While we hold the transaction, another handle cannot get through.
+        // While we hold a transaction, another handle cannot get through.
+        let mut other = PcscTransport::open(ctx, reader).unwrap();
         let (tx, rx) = mpsc::channel();
-        let worker = std::thread::spawn(move || {
-            let r = other.begin();
-            let sent = other.transmit(&select);
-            let _ = other.end();
-            tx.send((r, sent)).unwrap();
-        });
-        match rx.recv_timeout(Duration::from_millis(500)) {
-            Err(mpsc::RecvTimeoutError::Timeout) => {} // blocked, as it should be
-            Ok(r) => panic!("second handle got through a transaction: {r:?}"),
-            Err(e) => panic!("{e}"),
-        }
-        t.end().unwrap();
+        let mut worker = None;
+        t.transaction(&mut |io, _| {
+            let tx = tx.clone();
+            let mut other = std::mem::replace(&mut other, PcscTransport::placeholder());
+            worker = Some(std::thread::spawn(move || {
+                let mut sent = None;
+                let r = other.transaction(&mut |io, _| sent = Some(io.transmit(&select)));
+                tx.send((r, sent)).unwrap();
+            }));
+            match rx.recv_timeout(Duration::from_millis(500)) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {} // blocked, as it should be
+                Ok(r) => panic!("second handle got through a transaction: {r:?}"),
+                Err(e) => panic!("{e}"),
+            }
+            assert!(io.transmit(&select).unwrap().len() >= 2);
+        })
+        .unwrap();
         // Released: the other handle now runs.
         let (r, sent) = rx
             .recv_timeout(Duration::from_secs(5))
-            .expect("lock released by end()");
-        assert_eq!(r.unwrap(), ResetSeen::No);
-        assert!(sent.unwrap().len() >= 2);
-        worker.join().unwrap();
-
-        // The fresh handle works, and sees no reset.
-        assert_eq!(t.begin().unwrap(), ResetSeen::No);
-        assert!(t.transmit(&select).unwrap().len() >= 2);
-        t.end().unwrap();
+            .expect("lock released at the end of the transaction");
+        r.unwrap();
+        assert!(sent.unwrap().unwrap().len() >= 2);
+        worker.unwrap().join().unwrap();
 
         // A reset by someone else is reported once, and the handle keeps working.
-        let mut resetter = readers.connect(&name).unwrap();
-        drop(resetter.begin());
-        drop(resetter.end());
         let ctx2 = Context::establish(Scope::User).unwrap();
         let card = ctx2
             .connect(
@@ -629,12 +710,10 @@ mod tests {
         card.disconnect(Disposition::ResetCard)
             .map_err(|(_, e)| e)
             .unwrap();
-        let first = t.transmit(&select);
-        assert_eq!(first, Err(TransportError::Reset));
-        assert_eq!(t.begin().unwrap(), ResetSeen::Yes);
-        assert!(t.transmit(&select).unwrap().len() >= 2);
-        t.end().unwrap();
-        assert_eq!(t.begin().unwrap(), ResetSeen::No);
-        t.end().unwrap();
+        let (answer, seen) = run(&mut t).unwrap();
+        assert_eq!(seen, ResetSeen::Yes);
+        assert!(answer.unwrap().len() >= 2);
+        let (_, seen) = run(&mut t).unwrap();
+        assert_eq!(seen, ResetSeen::No);
     }
 }

@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::path::Path;
 
-use super::{ResetSeen, Transport, TransportError};
+use super::{CardIo, ResetSeen, TransactionBody, Transport, TransportError};
 use crate::log::hex_spaced;
 
 /// What a script answers when no rule matches.
@@ -430,6 +430,20 @@ impl Transport for ScriptedTransport {
         }
     }
 
+    fn transaction(&mut self, body: &mut TransactionBody<'_>) -> Result<(), TransportError> {
+        self.begins += 1;
+        let seen = if std::mem::take(&mut self.reset_pending) {
+            ResetSeen::Yes
+        } else {
+            ResetSeen::No
+        };
+        body(self, seen);
+        self.ends += 1;
+        Ok(())
+    }
+}
+
+impl CardIo for ScriptedTransport {
     fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         if let Some(e) = self.injected.pop_front() {
             return Err(e);
@@ -437,20 +451,6 @@ impl Transport for ScriptedTransport {
         let r_apdu = self.answer(c_apdu)?;
         self.exchanges.push((c_apdu.to_vec(), r_apdu.clone()));
         Ok(r_apdu)
-    }
-
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        self.begins += 1;
-        Ok(if std::mem::take(&mut self.reset_pending) {
-            ResetSeen::Yes
-        } else {
-            ResetSeen::No
-        })
-    }
-
-    fn end(&mut self) -> Result<(), TransportError> {
-        self.ends += 1;
-        Ok(())
     }
 }
 
@@ -608,10 +608,12 @@ atr: 3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E
         assert_eq!(t.transmit(&[0, 0, 0, 0]), Err(TransportError::Removed));
         assert_eq!(t.transmit(&[0, 0, 0, 0]).unwrap(), vec![0x90, 0x00]);
         t.inject_reset();
-        assert_eq!(t.begin().unwrap(), ResetSeen::Yes);
-        assert_eq!(t.begin().unwrap(), ResetSeen::No);
-        t.end().unwrap();
-        assert_eq!((t.begins(), t.ends()), (2, 1));
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            t.transaction(&mut |_, s| seen.push(s)).unwrap();
+        }
+        assert_eq!(seen, [ResetSeen::Yes, ResetSeen::No]);
+        assert_eq!((t.begins(), t.ends()), (2, 2));
     }
 
     #[test]

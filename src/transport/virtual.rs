@@ -9,8 +9,8 @@
 //! command itself and sends it to the card, as a real PIN pad does.
 
 use super::{
-    pinpad_sw, PinPadOp, PinPadRequest, Protocol, ReaderFeatures, ReaderInfo, Readers, ResetSeen,
-    Transport, TransportError,
+    pinpad_sw, CardIo, PinPadOp, PinPadRequest, Protocol, ReaderFeatures, ReaderInfo, ReaderWatch,
+    Readers, ResetSeen, TransactionBody, Transport, TransportError, WaitError, WakeUp,
 };
 use crate::sim::profile;
 use crate::sim::{SimCard, SimFault};
@@ -84,6 +84,9 @@ struct VirtualReader {
 pub struct SimReaders {
     readers: Vec<VirtualReader>,
     keypad: Keypad,
+    /// Tell the module that listing costs nothing (default), so it lists at every call;
+    /// tests of the coalesced scans of PC/SC readers turn it off.
+    cheap_listing: bool,
 }
 
 impl SimReaders {
@@ -91,6 +94,7 @@ impl SimReaders {
         SimReaders {
             readers: Vec::new(),
             keypad: Keypad::default(),
+            cheap_listing: true,
         }
     }
 
@@ -151,6 +155,12 @@ impl SimReaders {
         }
     }
 
+    /// Behave as PC/SC readers, whose listing the module coalesces (`Module::scan_ttl`).
+    pub fn with_costly_listing(mut self) -> Self {
+        self.cheap_listing = false;
+        self
+    }
+
     /// The keypad shared by the PIN-pad readers.
     pub fn keypad(&self) -> Keypad {
         self.keypad.clone()
@@ -170,28 +180,71 @@ impl Default for SimReaders {
     }
 }
 
+/// The listing of virtual readers.
+fn listing(readers: &[(String, SharedCard)]) -> Vec<ReaderInfo> {
+    readers
+        .iter()
+        .map(|(name, card)| {
+            let (present, atr, events) = card
+                .lock()
+                .map(|c| {
+                    let atr = if c.is_present() { c.atr() } else { Vec::new() };
+                    (c.is_present(), atr, c.events())
+                })
+                .unwrap_or((false, Vec::new(), 0));
+            ReaderInfo {
+                name: name.clone(),
+                card_present: present,
+                atr,
+                events,
+            }
+        })
+        .collect()
+}
+
+/// Polls the virtual readers every few milliseconds (they live in this process).
+struct SimWatch {
+    readers: Vec<(String, SharedCard)>,
+    wake: WakeUp,
+}
+
+impl ReaderWatch for SimWatch {
+    fn wait(
+        &mut self,
+        known: &[ReaderInfo],
+        timeout: std::time::Duration,
+    ) -> Result<(), WaitError> {
+        let start = std::time::Instant::now();
+        loop {
+            if self.wake.is_woken() {
+                return Err(WaitError::Cancelled);
+            }
+            if listing(&self.readers) != known || start.elapsed() >= timeout {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 impl Readers for SimReaders {
     fn list(&mut self) -> Result<Vec<ReaderInfo>, TransportError> {
-        Ok(self
-            .readers
-            .iter()
-            .map(|VirtualReader { name, card, .. }| {
-                let (present, atr) = card
-                    .lock()
-                    .map(|c| {
-                        (
-                            c.is_present(),
-                            if c.is_present() { c.atr() } else { Vec::new() },
-                        )
-                    })
-                    .unwrap_or((false, Vec::new()));
-                ReaderInfo {
-                    name: name.clone(),
-                    card_present: present,
-                    atr,
-                }
-            })
-            .collect())
+        Ok(listing(&self.cards()))
+    }
+
+    fn watch(&mut self) -> Result<(Box<dyn ReaderWatch>, WakeUp), TransportError> {
+        let wake = WakeUp::new(|| {});
+        Ok((
+            Box::new(SimWatch {
+                readers: self.cards(),
+                wake: wake.clone(),
+            }),
+            wake,
+        ))
+    }
+
+    fn listing_is_cheap(&self) -> bool {
+        self.cheap_listing
     }
 
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Transport>, TransportError> {
@@ -201,7 +254,7 @@ impl Readers for SimReaders {
             .find(|r| r.name == reader)
             .ok_or(TransportError::NoReader)?;
         let card = &r.card;
-        let (atr, protocol) = {
+        let (atr, protocol, events, resets) = {
             let mut c = card
                 .lock()
                 .map_err(|_| TransportError::Io("poisoned".into()))?;
@@ -215,13 +268,15 @@ impl Readers for SimReaders {
                 profile::Protocol::T0 => Protocol::T0,
                 profile::Protocol::T1 => Protocol::T1,
             };
-            (c.atr(), protocol)
+            (c.atr(), protocol, c.events(), c.resets())
         };
         Ok(Box::new(SimTransport {
             card: card.clone(),
             atr,
             protocol,
             keypad: r.pin_pad.then(|| self.keypad.clone()),
+            events,
+            resets,
         }))
     }
 }
@@ -233,6 +288,11 @@ pub struct SimTransport {
     protocol: Protocol,
     /// The keypad, on a PIN-pad reader.
     keypad: Option<Keypad>,
+    /// The reader's event counter when we connected: once it moves, the card this
+    /// connection was made to is gone (PC/SC: `SCARD_W_REMOVED_CARD` on the old handle).
+    events: u32,
+    /// The card's resets we were told of.
+    resets: u64,
 }
 
 /// One PIN typed on the keypad, checked against the request's bounds and written over the
@@ -291,6 +351,20 @@ impl SimTransport {
     }
 }
 
+impl SimTransport {
+    /// The card, if it is still the one this connection was made to.
+    fn card(&self) -> Result<std::sync::MutexGuard<'_, SimCard>, TransportError> {
+        let card = self
+            .card
+            .lock()
+            .map_err(|_| TransportError::Io("poisoned".into()))?;
+        if !card.is_present() || card.events() != self.events {
+            return Err(TransportError::Removed);
+        }
+        Ok(card)
+    }
+}
+
 impl Transport for SimTransport {
     fn atr(&self) -> &[u8] {
         &self.atr
@@ -300,35 +374,18 @@ impl Transport for SimTransport {
         self.protocol
     }
 
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let mut card = self
-            .card
-            .lock()
-            .map_err(|_| TransportError::Io("poisoned".into()))?;
-        match card.process(c_apdu) {
-            Ok(r) => Ok(r),
-            Err(SimFault::Removed) => Err(TransportError::Removed),
-            Err(SimFault::Reset) => Err(TransportError::Reset),
-            Err(SimFault::Unpowered) => {
-                // PC/SC powers the card again on use.
+    /// As pcsc-lite: a removed card fails the transaction; a card reset since our last
+    /// transaction is powered and reported to the body (`SCARD_W_RESET_CARD`).
+    fn transaction(&mut self, body: &mut TransactionBody<'_>) -> Result<(), TransportError> {
+        let seen = {
+            let mut card = self.card()?;
+            if !card.is_powered() {
                 card.power_on();
-                Err(TransportError::Reset)
             }
-        }
-    }
-
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        let card = self
-            .card
-            .lock()
-            .map_err(|_| TransportError::Io("poisoned".into()))?;
-        if !card.is_present() {
-            return Err(TransportError::Removed);
-        }
-        Ok(ResetSeen::No)
-    }
-
-    fn end(&mut self) -> Result<(), TransportError> {
+            card.resets()
+        };
+        let seen = std::mem::replace(&mut self.resets, seen) != seen;
+        body(self, if seen { ResetSeen::Yes } else { ResetSeen::No });
         Ok(())
     }
 
@@ -337,6 +394,18 @@ impl Transport for SimTransport {
         ReaderFeatures {
             verify_pin_direct: pad,
             modify_pin_direct: pad,
+        }
+    }
+}
+
+impl CardIo for SimTransport {
+    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut card = self.card()?;
+        match card.process(c_apdu) {
+            Ok(r) => Ok(r),
+            Err(SimFault::Removed) => Err(TransportError::Removed),
+            // The reset stays unreported in `resets`: the next transaction is told.
+            Err(SimFault::Reset | SimFault::Unpowered) => Err(TransportError::Reset),
         }
     }
 

@@ -36,7 +36,7 @@ fn main() {
         let mut readers = SimReaders::from_spec(persona).expect("persona");
         let name = readers.list().unwrap()[0].name.clone();
         let rec = Recorder::new(readers.connect(&name).unwrap());
-        let out = rec.out.clone();
+        let out = rec.tap.out.clone();
         drive(Box::new(rec), None);
         let session = out.lock().unwrap().clone();
         for r in decode(&session[1..]) {
@@ -70,7 +70,12 @@ fn main() {
         }
     }
     // Distinct answers, at most 64 of them (the corpus stays small).
-    for (i, a) in answers.iter().filter(|a| a.len() <= 600).take(64).enumerate() {
+    for (i, a) in answers
+        .iter()
+        .filter(|a| a.len() <= 600)
+        .take(64)
+        .enumerate()
+    {
         write(&corpus.join("tlv"), &format!("answer-{i:02}"), a);
     }
     for (i, seq) in abi_sequences().iter().enumerate() {

@@ -461,14 +461,11 @@ fn with_transaction_begin_failure_skips_end() {
         fn protocol(&self) -> Protocol {
             Protocol::T0
         }
-        fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
-            panic!("no transmit expected")
-        }
-        fn begin(&mut self) -> Result<ResetSeen, TransportError> {
+        fn transaction(
+            &mut self,
+            _: &mut crate::transport::TransactionBody<'_>,
+        ) -> Result<(), TransportError> {
             Err(TransportError::NoCard)
-        }
-        fn end(&mut self) -> Result<(), TransportError> {
-            panic!("end without begin")
         }
     }
     let r = with_transaction(&mut FailingBegin, Protocol::T0, |_| Ok(()));

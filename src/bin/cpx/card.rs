@@ -258,6 +258,7 @@ mod tests {
             name: name.into(),
             card_present: !atr.is_empty(),
             atr: atr.to_vec(),
+            events: 0,
         }
     }
 

@@ -19,7 +19,7 @@ const INS_PSO: u8 = 0x2A;
 /// INTERNAL AUTHENTICATE (the CPS3 authentication key's signature).
 const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
 use cpx_pkcs11::transport::{
-    PinPadRequest, Protocol, ReaderFeatures, ResetSeen, Transport, TransportError,
+    CardIo, PinPadRequest, ResetSeen, Tap, Tapped, Transport, TransportError,
 };
 
 /// One thing that happened on the transport.
@@ -59,15 +59,19 @@ impl Recording {
     }
 }
 
-/// A transport that records what passes through it.
+/// Records what passes through a transport.
 pub struct Recorder {
-    inner: Box<dyn Transport>,
     recording: Recording,
 }
 
 impl Recorder {
-    pub fn new(inner: Box<dyn Transport>, recording: Recording) -> Recorder {
-        Recorder { inner, recording }
+    /// `inner`, recording into `recording`.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(inner: Box<dyn Transport>, recording: Recording) -> Tapped<Recorder> {
+        Tapped {
+            inner,
+            tap: Recorder { recording },
+        }
     }
 }
 
@@ -112,17 +116,13 @@ pub fn mask(c_apdu: &[u8]) -> (Vec<u8>, bool) {
     (shown, false)
 }
 
-impl Transport for Recorder {
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-
-    fn protocol(&self) -> Protocol {
-        self.inner.protocol()
-    }
-
-    fn transmit(&mut self, c_apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let result = self.inner.transmit(c_apdu);
+impl Tap for Recorder {
+    fn transmit(
+        &mut self,
+        card: &mut dyn CardIo,
+        c_apdu: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        let result = card.transmit(c_apdu);
         let (command, redacted) = mask(c_apdu);
         self.recording.push(Event::Exchange {
             command,
@@ -135,32 +135,27 @@ impl Transport for Recorder {
         result
     }
 
-    fn begin(&mut self) -> Result<ResetSeen, TransportError> {
-        let r = self.inner.begin();
-        if let Ok(seen) = &r {
-            self.recording.push(Event::Begin {
-                reset: *seen == ResetSeen::Yes,
-            });
-        }
-        r
-    }
-
-    fn end(&mut self) -> Result<(), TransportError> {
-        self.recording.push(Event::End);
-        self.inner.end()
-    }
-
-    fn features(&mut self) -> ReaderFeatures {
-        self.inner.features()
-    }
-
-    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
-        let result = self.inner.pin_pad(request);
+    fn pin_pad(
+        &mut self,
+        card: &mut dyn CardIo,
+        request: &PinPadRequest,
+    ) -> Result<Vec<u8>, TransportError> {
+        let result = card.pin_pad(request);
         self.recording.push(Event::PinPad {
             header: request.apdu.iter().take(4).copied().collect(),
             response: result.clone(),
         });
         result
+    }
+
+    fn begin(&mut self, reset_seen: ResetSeen) {
+        self.recording.push(Event::Begin {
+            reset: reset_seen == ResetSeen::Yes,
+        });
+    }
+
+    fn end(&mut self) {
+        self.recording.push(Event::End);
     }
 }
 
