@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn blocking_wait_is_woken_by_finalize() {
     std::env::set_var("CPX_SIM_CARDS", "cps3-doctor");
+    common::use_scratch_cache();
     // SAFETY: loading our own PKCS#11 module; the calls below follow the C API.
     let p11 = std::sync::Arc::new(unsafe { Pkcs11::new(library()) }.expect("load module"));
     unsafe {
