@@ -16,6 +16,15 @@ VPCD_DRIVER=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
 
 pcsc_log() { echo "pcsc: $*" >&2; }
 
+# pcsc_close_lock CMD...: runs CMD (exec) without the descriptor of the e2e suites' pcscd lock.
+pcsc_close_lock() {
+    if [[ -n ${E2E_LOCK_FD:-} ]]; then
+        exec {E2E_LOCK_FD}>&- "$@"
+    else
+        exec "$@"
+    fi
+}
+
 # The PID in a file ("" when missing); pcscd's own file is NUL-padded.
 pcsc_read_pid() {
     [[ -f $1 ]] || return 0
@@ -121,7 +130,9 @@ pcscd_start() {
         pcsc_log "pcscd needs to write /run/pcscd (run as root)"
         return 1
     fi
-    pcscd -f -a >"$CPX_RUN_DIR/pcscd.log" 2>&1 &
+    # The daemons do not inherit the suites' machine-wide lock (tests/e2e/lib.sh): a suite
+    # that dies leaves no process holding it.
+    pcsc_close_lock pcscd -f -a >"$CPX_RUN_DIR/pcscd.log" 2>&1 &
     echo $! >"$CPX_RUN_DIR/pcscd.pid"
     if ! pcsc_wait 5 test -S "$PCSCD_SOCKET"; then
         pcsc_log "pcscd socket $PCSCD_SOCKET did not appear; log: $CPX_RUN_DIR/pcscd.log"
@@ -154,7 +165,7 @@ vcard_start() {
         pcsc_log "cpx-vcard already running (pid $pid)"
         return 1
     fi
-    "$bin" --card "$persona" --trace "$CPX_RUN_DIR/vcard.trace" "$@" \
+    pcsc_close_lock "$bin" --card "$persona" --trace "$CPX_RUN_DIR/vcard.trace" "$@" \
         >>"$CPX_RUN_DIR/vcard.log" 2>&1 &
     pid=$!
     echo "$pid" >"$CPX_RUN_DIR/vcard.pid"

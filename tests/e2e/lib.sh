@@ -154,7 +154,7 @@ build_vcard() {
 # starts ours.
 start_pcscd() {
     # Suites started at once (several work trees, several developers' shells) queue on a
-    # machine-wide lock held until this suite and the daemons it started (which inherit it) have exited.
+    # machine-wide lock held until this suite exits (the daemons it starts do not inherit it).
     # Taken once per suite: a suite that restarts pcscd already holds it.
     if [[ -z ${E2E_LOCK_FD:-} ]]; then
         exec {E2E_LOCK_FD}>/tmp/cpx-pcscd.lock
