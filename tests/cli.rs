@@ -26,6 +26,11 @@ fn home() -> PathBuf {
 
 /// `cpx ARGS` with the simulated cards `cards`, the locale of `lang`, and `stdin`.
 fn cpx_in(cards: &str, lang: Lang, args: &[&str], stdin: &str) -> Output {
+    cpx_home(cards, lang, args, stdin, &home())
+}
+
+/// `cpx_in` with `home` as HOME.
+fn cpx_home(cards: &str, lang: Lang, args: &[&str], stdin: &str, home: &std::path::Path) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cpx"))
         .args(args)
         .env("CPX_SIM_CARDS", cards)
@@ -37,7 +42,7 @@ fn cpx_in(cards: &str, lang: Lang, args: &[&str], stdin: &str) -> Output {
         .env_remove("XDG_CACHE_HOME")
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("XDG_DATA_HOME")
-        .env("HOME", home())
+        .env("HOME", home)
         .env(
             "LANG",
             match lang {
@@ -788,4 +793,52 @@ fn trace_shows_only_reads_with_an_environment_header() {
             "\"command\": \"00A4",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// diag: the user's NSS databases, another module claiming the card
+
+#[test]
+fn diag_reads_the_nss_databases_and_finds_the_cryptolib() {
+    let h = std::env::temp_dir().join(format!("cpx-cli-nss-{}", std::process::id()));
+    let ff = h.join(".mozilla/firefox");
+    for p in ["a.work", "b.home"] {
+        std::fs::create_dir_all(ff.join(p)).expect("profile");
+    }
+    std::fs::write(
+        ff.join("profiles.ini"),
+        "[Profile0]\nName=work\nIsRelative=1\nPath=a.work\n\n[Profile1]\nName=home\nIsRelative=1\nPath=b.home\n",
+    )
+    .expect("profiles.ini");
+    std::fs::write(
+        ff.join("a.work/pkcs11.txt"),
+        "library=\nname=NSS Internal PKCS #11 Module\n\n\
+         library=/usr/lib/x86_64-linux-gnu/pkcs11/libcpx_pkcs11.so\nname=cpx-pkcs11\n\n\
+         library=/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so\nname=Module de sécurité CPS\n",
+    )
+    .expect("pkcs11.txt");
+    let out = cpx_home("cps3-doctor", Fr, &["diag", "--json"], "", &h);
+    assert_eq!(out.status.code(), Some(3));
+    let json = text(&out.stdout);
+    let (status, message, fix) = diag_check(&json, "module_conflict");
+    assert_eq!(status, "error");
+    assert!(
+        message.contains("la Cryptolib CPS (/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so)"),
+        "{message}"
+    );
+    assert!(message.contains("Firefox (profil a.work)"), "{message}");
+    let want = format!("modutil -dbdir sql:{} -delete", ff.join("a.work").display());
+    assert!(fix.starts_with(&want), "{fix}");
+    assert!(fix.contains("Module de sécurité CPS"), "{fix}");
+    let text_out = text(&cpx_home("cps3-doctor", En, &["diag"], "", &h).stdout);
+    assert!(
+        text_out.contains("[ OK  ] Firefox (profile a.work): module registered (\"cpx-pkcs11\")"),
+        "{text_out}"
+    );
+    assert!(
+        text_out.contains("[FAIL ] Firefox (profile b.home): module not registered"),
+        "{text_out}"
+    );
+    assert!(text_out.contains("→ cpx register firefox"), "{text_out}");
+    let _ = std::fs::remove_dir_all(&h);
 }

@@ -545,19 +545,19 @@ fn module_checks(env: &Env, out: &mut Vec<Check>) {
         };
         let modules = match &db.modules {
             Ok(m) => m,
-            Err(_) => {
+            Err(e) => {
                 out.push(
                     check(
                         "nss",
                         Status::Warn,
                         tr!(
-                            "{app} : ancienne base NSS (secmod.db), non lue",
-                            "{app}: old NSS database (secmod.db), not read"
+                            "{app} : base NSS illisible ({e})",
+                            "{app}: unreadable NSS database ({e})"
                         ),
                     )
                     .fix(tr!(
-                        "ouvrez ce profil avec un Firefox récent (il convertit la base)",
-                        "open this profile with a recent Firefox (it converts the database)"
+                        "fermez le navigateur, puis relancez cpx diag",
+                        "close the browser, then run cpx diag again"
                     )),
                 );
                 continue;

@@ -1,19 +1,21 @@
 //! What `cpx diag` looks at outside the card, read-only: pcscd (program, process, socket,
 //! PC/SC service), the module's files, its registration in p11-kit and in the user's NSS
 //! databases (Firefox profiles, Chromium), other modules claiming the same cards, and the
-//! card cache. Nothing here writes anything.
+//! card cache. Nothing here writes anything. Where `cpx register` already knows how to find
+//! something (Firefox profiles, shared NSS databases, `pkcs11.txt` entries, p11-kit module
+//! lines, p11-kit-proxy), its functions are used, so that diag looks where register writes.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::register;
+
 /// Where the user's files are (from the environment; tests pass their own).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub home: Option<PathBuf>,
-    pub xdg_config_home: Option<PathBuf>,
-    pub xdg_data_home: Option<PathBuf>,
     pub xdg_cache_home: Option<PathBuf>,
     pub path: Option<OsString>,
     /// `CPX_PKCS11_CACHE` (`off` disables the cache).
@@ -31,8 +33,6 @@ impl Env {
         let var = |k: &str| std::env::var_os(k);
         Env {
             home: non_empty(var("HOME")),
-            xdg_config_home: non_empty(var("XDG_CONFIG_HOME")),
-            xdg_data_home: non_empty(var("XDG_DATA_HOME")),
             xdg_cache_home: non_empty(var("XDG_CACHE_HOME")),
             path: var("PATH"),
             cache_setting: std::env::var("CPX_PKCS11_CACHE").ok(),
@@ -42,18 +42,6 @@ impl Env {
 
     fn home_join(&self, rel: &str) -> Option<PathBuf> {
         self.home.as_ref().map(|h| h.join(rel))
-    }
-
-    fn config_home(&self) -> Option<PathBuf> {
-        self.xdg_config_home
-            .clone()
-            .or_else(|| self.home_join(".config"))
-    }
-
-    fn data_home(&self) -> Option<PathBuf> {
-        self.xdg_data_home
-            .clone()
-            .or_else(|| self.home_join(".local/share"))
     }
 }
 
@@ -139,14 +127,7 @@ pub enum ModuleKind {
 
 /// The multiarch directory of this machine's libraries.
 pub fn multiarch_dir() -> PathBuf {
-    let triple = match std::env::consts::ARCH {
-        "x86_64" => "x86_64-linux-gnu",
-        "aarch64" => "aarch64-linux-gnu",
-        "arm" => "arm-linux-gnueabihf",
-        "x86" => "i386-linux-gnu",
-        other => other,
-    };
-    Path::new("/usr/lib").join(triple)
+    Path::new("/usr/lib").join(register::multiarch())
 }
 
 fn file_name(p: &Path) -> String {
@@ -163,7 +144,7 @@ pub fn classify(library: &Path) -> ModuleKind {
         .unwrap_or_else(|_| name.clone());
     if real.starts_with("libcpx_pkcs11") || name.starts_with("libcpx_pkcs11") {
         ModuleKind::Ours
-    } else if name.contains("p11-kit-proxy") || real.contains("p11-kit-proxy") {
+    } else if register::is_proxy(&library.to_string_lossy()) {
         ModuleKind::P11KitProxy
     } else if name.contains("cps3_pkcs11") || name.contains("cps_pkcs11") {
         ModuleKind::Cryptolib
@@ -220,8 +201,8 @@ pub fn p11kit_dirs(env: &Env) -> Vec<PathBuf> {
         PathBuf::from("/usr/share/p11-kit/modules"),
         PathBuf::from("/etc/pkcs11/modules"),
     ];
-    if let Some(c) = env.config_home() {
-        dirs.push(c.join("pkcs11/modules"));
+    if let Some(home) = &env.home {
+        dirs.push(register::xdg("XDG_CONFIG_HOME", home, ".config").join("pkcs11/modules"));
     }
     dirs
 }
@@ -229,15 +210,7 @@ pub fn p11kit_dirs(env: &Env) -> Vec<PathBuf> {
 /// The `module:` of a p11-kit module file; a relative path is in p11-kit's module
 /// directory.
 pub fn parse_p11kit_module(text: &str) -> Option<PathBuf> {
-    let value = text.lines().find_map(|l| {
-        let l = l.trim();
-        let rest = l.strip_prefix("module")?.trim_start();
-        rest.strip_prefix(':').map(str::trim)
-    })?;
-    if value.is_empty() {
-        return None;
-    }
-    let p = PathBuf::from(value);
+    let p = PathBuf::from(register::p11kit_module_line(text)?);
     Some(if p.is_absolute() {
         p
     } else {
@@ -278,119 +251,47 @@ pub fn p11kit_modules(env: &Env) -> Vec<Registered> {
 pub struct NssDb {
     /// `firefox` or `chromium`.
     pub app: &'static str,
-    /// The Firefox profile's name, or the database directory for Chromium.
+    /// The Firefox profile's directory name, or the database directory for Chromium.
     pub label: String,
     pub dir: PathBuf,
     /// The modules of `pkcs11.txt`, or why they could not be read.
     pub modules: Result<Vec<Registered>, String>,
 }
 
-/// The modules of an NSS `pkcs11.txt` (sql format): blocks of `key=value` lines; the
-/// internal module (no `library=`) is left out.
-pub fn parse_pkcs11_txt(text: &str) -> Vec<Registered> {
-    let mut out = Vec::new();
-    let mut library = None;
-    let mut name = None;
-    let mut flush = |library: &mut Option<String>, name: &mut Option<String>| {
-        if let Some(lib) = library.take().filter(|l| !l.is_empty()) {
-            let path = PathBuf::from(&lib);
-            out.push(Registered {
-                name: name.take().unwrap_or_default(),
-                kind: classify(&path),
-                library: path,
-            });
-        }
-        *name = None;
-    };
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            flush(&mut library, &mut name);
-        } else if let Some(v) = line.strip_prefix("library=") {
-            library = Some(v.trim().to_string());
-        } else if let Some(v) = line.strip_prefix("name=") {
-            name = Some(v.trim().trim_matches('"').to_string());
-        }
-    }
-    flush(&mut library, &mut name);
-    out
-}
-
 fn read_nss_db(dir: &Path) -> Result<Vec<Registered>, String> {
-    let txt = dir.join("pkcs11.txt");
-    match fs::read_to_string(&txt) {
-        Ok(t) => Ok(parse_pkcs11_txt(&t)),
-        Err(_) if dir.join("secmod.db").exists() => Err("secmod.db".into()),
-        Err(_) => Ok(Vec::new()),
-    }
-}
-
-/// Firefox profile directories from a `profiles.ini`.
-pub fn parse_profiles_ini(root: &Path, text: &str) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let mut section = String::new();
-    let (mut name, mut path, mut relative) = (None::<String>, None::<String>, true);
-    let mut flush = |section: &str, name: &mut Option<String>, path: &mut Option<String>, rel| {
-        if section.starts_with("Profile") {
-            if let Some(p) = path.take() {
-                let dir = if rel {
-                    root.join(&p)
-                } else {
-                    PathBuf::from(&p)
-                };
-                out.push((name.take().unwrap_or(p), dir));
+    Ok(register::entries(dir)?
+        .into_iter()
+        .map(|e| {
+            let library = PathBuf::from(e.library);
+            Registered {
+                name: e.name.trim_matches('"').to_string(),
+                kind: classify(&library),
+                library,
             }
-        }
-        *name = None;
-        *path = None;
-    };
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            flush(&section, &mut name, &mut path, relative);
-            section = s.to_string();
-            relative = true;
-        } else if let Some(v) = line.strip_prefix("Name=") {
-            name = Some(v.to_string());
-        } else if let Some(v) = line.strip_prefix("Path=") {
-            path = Some(v.to_string());
-        } else if let Some(v) = line.strip_prefix("IsRelative=") {
-            relative = v.trim() != "0";
-        }
-    }
-    flush(&section, &mut name, &mut path, relative);
-    out
+        })
+        .collect())
 }
 
-/// The user's NSS databases: each Firefox profile (Debian, snap, flatpak), Chromium's.
+/// The user's NSS databases, where `cpx register` looks: each Firefox profile, and the
+/// shared databases (Chromium's) that exist.
 pub fn nss_dbs(env: &Env) -> Vec<NssDb> {
-    let mut out = Vec::new();
-    let roots = [
-        ".mozilla/firefox",
-        "snap/firefox/common/.mozilla/firefox",
-        ".var/app/org.mozilla.firefox/.mozilla/firefox",
+    let Some(home) = &env.home else {
+        return Vec::new();
+    };
+    let mut out: Vec<NssDb> = register::firefox_profiles(home)
+        .into_iter()
+        .map(|dir| NssDb {
+            app: "firefox",
+            label: file_name(&dir),
+            modules: read_nss_db(&dir),
+            dir,
+        })
+        .collect();
+    let shared = [
+        register::xdg("XDG_DATA_HOME", home, ".local/share").join("pki/nssdb"),
+        home.join(".pki/nssdb"),
     ];
-    for root in roots.iter().filter_map(|r| env.home_join(r)) {
-        let Ok(ini) = fs::read_to_string(root.join("profiles.ini")) else {
-            continue;
-        };
-        for (name, dir) in parse_profiles_ini(&root, &ini) {
-            if dir.is_dir() {
-                out.push(NssDb {
-                    app: "firefox",
-                    label: name,
-                    modules: read_nss_db(&dir),
-                    dir,
-                });
-            }
-        }
-    }
-    let chromium = [
-        env.data_home().map(|d| d.join("pki/nssdb")),
-        env.home_join(".pki/nssdb"),
-    ];
-    // Chromium uses the first that exists.
-    if let Some(dir) = chromium.into_iter().flatten().find(|d| d.is_dir()) {
+    for dir in shared.into_iter().filter(|d| register::has_db(d)) {
         out.push(NssDb {
             app: "chromium",
             label: dir.display().to_string(),
@@ -494,37 +395,5 @@ mod tests {
             ModuleKind::P11KitProxy
         );
         assert_eq!(classify(Path::new("libfoo.so")), ModuleKind::Other);
-    }
-
-    #[test]
-    fn nss_pkcs11_txt() {
-        let text = "library=\nname=NSS Internal PKCS #11 Module\nparameters=configdir='sql:/x'\n\n\
-                    library=/usr/lib/x86_64-linux-gnu/libcpx_pkcs11.so\nname=CPx\n\n\
-                    library=/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so\nname=\"Module de sécurité CPS\"\n";
-        let m = parse_pkcs11_txt(text);
-        assert_eq!(m.len(), 2, "{m:?}");
-        assert_eq!(m[0].name, "CPx");
-        assert_eq!(m[0].kind, ModuleKind::Ours);
-        assert_eq!(m[1].name, "Module de sécurité CPS");
-        assert_eq!(m[1].kind, ModuleKind::Cryptolib);
-    }
-
-    #[test]
-    fn firefox_profiles() {
-        let ini = "[Install4F96D1932A9F858E]\nDefault=abc.default-esr\n\n\
-                   [Profile1]\nName=work\nIsRelative=0\nPath=/srv/ff/work\n\n\
-                   [Profile0]\nName=default-esr\nIsRelative=1\nPath=abc.default-esr\nDefault=1\n\n\
-                   [General]\nStartWithLastProfile=1\n";
-        let p = parse_profiles_ini(Path::new("/h/.mozilla/firefox"), ini);
-        assert_eq!(
-            p,
-            vec![
-                ("work".to_string(), PathBuf::from("/srv/ff/work")),
-                (
-                    "default-esr".to_string(),
-                    PathBuf::from("/h/.mozilla/firefox/abc.default-esr")
-                ),
-            ]
-        );
     }
 }

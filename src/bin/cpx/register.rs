@@ -143,7 +143,7 @@ fn home() -> Result<PathBuf, String> {
 }
 
 /// An XDG base directory: `$VAR` if absolute, else `$HOME/DEFAULT`.
-fn xdg(var: &str, home: &Path, default: &str) -> PathBuf {
+pub fn xdg(var: &str, home: &Path, default: &str) -> PathBuf {
     std::env::var_os(var)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -213,12 +213,12 @@ fn shared_dbs(home: &Path) -> Vec<Db> {
     v
 }
 
-fn has_db(dir: &Path) -> bool {
+pub fn has_db(dir: &Path) -> bool {
     dir.join("cert9.db").is_file()
 }
 
 /// Firefox profile directories listed in the `profiles.ini` files the user has.
-fn firefox_profiles(home: &Path) -> Vec<PathBuf> {
+pub fn firefox_profiles(home: &Path) -> Vec<PathBuf> {
     let roots = [
         home.join(".mozilla/firefox"),
         xdg("XDG_CONFIG_HOME", home, ".config").join("mozilla/firefox"),
@@ -279,7 +279,7 @@ fn parse_profiles_ini(root: &Path, text: &str) -> Vec<PathBuf> {
 // --- the module and p11-kit --------------------------------------------------------------
 
 /// Debian's multiarch directory name for this build's architecture.
-fn multiarch() -> &'static str {
+pub fn multiarch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "x86_64-linux-gnu",
         "aarch64" => "aarch64-linux-gnu",
@@ -362,7 +362,7 @@ fn p11kit_files_for(module: &Path) -> Vec<PathBuf> {
 }
 
 /// The `module:` value of a p11-kit module file.
-fn p11kit_module_line(text: &str) -> Option<&str> {
+pub fn p11kit_module_line(text: &str) -> Option<&str> {
     text.lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .find_map(|l| l.trim().strip_prefix("module:"))
@@ -374,9 +374,9 @@ fn p11kit_module_line(text: &str) -> Option<&str> {
 
 /// One module entry of a `pkcs11.txt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    name: String,
-    library: String,
+pub struct Entry {
+    pub name: String,
+    pub library: String,
 }
 
 /// The module entries of an sql: database's `pkcs11.txt` (blank-line separated records of
@@ -402,7 +402,7 @@ fn parse_pkcs11_txt(text: &str) -> Vec<Entry> {
     out
 }
 
-fn entries(dir: &Path) -> Result<Vec<Entry>, String> {
+pub fn entries(dir: &Path) -> Result<Vec<Entry>, String> {
     match fs::read_to_string(dir.join("pkcs11.txt")) {
         Ok(t) => Ok(parse_pkcs11_txt(&t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -441,7 +441,7 @@ fn nss_tool(tool: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// p11-kit-proxy.so (a link to libp11-kit.so.0), by name or target.
-fn is_proxy(library: &str) -> bool {
+pub fn is_proxy(library: &str) -> bool {
     library.contains("p11-kit-proxy")
         || fs::canonicalize(library).is_ok_and(|p| {
             p.file_name()
