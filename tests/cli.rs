@@ -842,3 +842,49 @@ fn diag_reads_the_nss_databases_and_finds_the_cryptolib() {
     assert!(text_out.contains("→ cpx register firefox"), "{text_out}");
     let _ = std::fs::remove_dir_all(&h);
 }
+
+#[test]
+fn register_speaks_both_languages() {
+    let db = std::env::temp_dir().join(format!("cpx-cli-reg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&db);
+    let module = concat!(env!("CARGO_MANIFEST_DIR"), "/target/debug/libcpx_pkcs11.so");
+    let args = |cmd: &'static str| -> Vec<String> {
+        let mut v = vec![
+            cmd.to_string(),
+            "nss".into(),
+            "--db".into(),
+            db.display().to_string(),
+        ];
+        if cmd == "register" {
+            v.extend(["--module".into(), module.into()]);
+        }
+        v
+    };
+    let a = args("register");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let fr = ok("cps3-doctor", Fr, &a);
+    assert_has(
+        &fr,
+        &[
+            "base NSS",
+            "créée",
+            "« cpx-pkcs11 »",
+            "enregistré dans la base NSS",
+        ],
+    );
+    let en = ok("cps3-doctor", En, &a);
+    assert!(
+        en.contains("already registered as \"cpx-pkcs11\" in the NSS database"),
+        "{en}"
+    );
+    let u = args("unregister");
+    let u: Vec<&str> = u.iter().map(String::as_str).collect();
+    let en = ok("cps3-doctor", En, &u);
+    assert!(
+        en.contains("unregistered \"cpx-pkcs11\" from the NSS database"),
+        "{en}"
+    );
+    let fr = ok("cps3-doctor", Fr, &u);
+    assert!(fr.contains("pas enregistré sous « cpx-pkcs11 »"), "{fr}");
+    let _ = std::fs::remove_dir_all(&db);
+}

@@ -21,6 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_begin register
 export CPX_SIM_CARDS=cps3-doctor
 unset CPX_SIM_PINPAD
+# cpx speaks French by default; the checks below read its English messages.
+export LANG=en_US.UTF-8
+unset LC_ALL LC_MESSAGES
 LABEL=CPS3v3-2699700011
 NAME=cpx-pkcs11
 AUTH="$LABEL:Certificat d'Authentification CPS"

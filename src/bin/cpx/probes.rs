@@ -386,9 +386,19 @@ mod tests {
     fn module_kinds() {
         assert_eq!(classify(Path::new("/x/libcpx_pkcs11.so")), ModuleKind::Ours);
         assert_eq!(
-            classify(Path::new("/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so")),
+            classify(Path::new("/nonexistent-cpx-test/libcps3_pkcs11_lux.so")),
             ModuleKind::Cryptolib
         );
+        // A compatibility name linking to our module is ours (the package installs them,
+        // e.g. /opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so).
+        let dir = std::env::temp_dir().join(format!("cpx-classify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("libcpx_pkcs11.so"), b"").unwrap();
+        let compat = dir.join("libcps3_pkcs11_lux.so");
+        let _ = std::fs::remove_file(&compat);
+        std::os::unix::fs::symlink("libcpx_pkcs11.so", &compat).unwrap();
+        assert_eq!(classify(&compat), ModuleKind::Ours);
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(classify(Path::new("opensc-pkcs11.so")), ModuleKind::OpenSc);
         assert_eq!(
             classify(Path::new("/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so")),

@@ -102,7 +102,12 @@ pub fn register(args: &RegisterArgs) -> Result<String, String> {
         match register_in(db, &args.name, &module, &p11kit, &mut out) {
             Ok(()) => {}
             Err(e) => {
-                let _ = writeln!(out, "failed: {}: {e}", db.what);
+                let what = &db.what;
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    tr!("échec : {what} : {e}", "failed: {what}: {e}")
+                );
                 failed.push(db.what.clone());
             }
         }
@@ -117,7 +122,12 @@ pub fn unregister(args: &UnregisterArgs) -> Result<String, String> {
     let mut failed = Vec::new();
     for db in &dbs {
         if let Err(e) = unregister_in(db, &args.name, &mut out) {
-            let _ = writeln!(out, "failed: {}: {e}", db.what);
+            let what = &db.what;
+            let _ = writeln!(
+                out,
+                "{}",
+                tr!("échec : {what} : {e}", "failed: {what}: {e}")
+            );
             failed.push(db.what.clone());
         }
     }
@@ -129,7 +139,11 @@ fn finish(out: String, failed: &[String]) -> Result<String, String> {
         Ok(out)
     } else {
         // The successes were done: print them with the error.
-        Err(format!("{out}{} database(s) failed", failed.len()))
+        let n = failed.len();
+        Err(tr!(
+            "{out}{n} base(s) en échec",
+            "{out}{n} database(s) failed"
+        ))
     }
 }
 
@@ -153,13 +167,16 @@ pub fn xdg(var: &str, home: &Path, default: &str) -> PathBuf {
 fn databases(target: Target, explicit: &[PathBuf], out: &mut String) -> Result<Vec<Db>, String> {
     if !explicit.is_empty() {
         if target != Target::Nss {
-            return Err("--db goes with the target `nss`".into());
+            return Err(tr!(
+                "--db va avec la cible « nss »",
+                "--db goes with the target `nss`"
+            ));
         }
         return Ok(explicit
             .iter()
             .map(|d| Db {
                 dir: d.clone(),
-                what: format!("NSS database {}", d.display()),
+                what: tr!("la base NSS {}", "the NSS database {}", d.display()),
                 create: true,
             })
             .collect());
@@ -169,16 +186,25 @@ fn databases(target: Target, explicit: &[PathBuf], out: &mut String) -> Result<V
     if matches!(target, Target::Firefox | Target::All) {
         let profiles = firefox_profiles(&home);
         if profiles.is_empty() {
-            let msg = "no Firefox profile found (no profiles.ini under ~/.mozilla/firefox or \
-                       ~/.config/mozilla/firefox): start Firefox once, or see the \
-                       SecurityDevices enterprise policy";
+            let msg = tr!(
+                "aucun profil Firefox trouvé (pas de profiles.ini dans ~/.mozilla/firefox ni \
+                 ~/.config/mozilla/firefox) : lancez Firefox une fois, ou voyez la politique \
+                 d'entreprise SecurityDevices",
+                "no Firefox profile found (no profiles.ini under ~/.mozilla/firefox or \
+                 ~/.config/mozilla/firefox): start Firefox once, or see the SecurityDevices \
+                 enterprise policy"
+            );
             if target == Target::Firefox {
-                return Err(msg.into());
+                return Err(msg);
             }
-            let _ = writeln!(out, "note: {msg}");
+            let _ = writeln!(out, "{}", tr!("remarque : {msg}", "note: {msg}"));
         }
         dbs.extend(profiles.into_iter().map(|p| Db {
-            what: format!("Firefox profile {}", p.display()),
+            what: tr!(
+                "le profil Firefox {}",
+                "the Firefox profile {}",
+                p.display()
+            ),
             dir: p,
             create: true,
         }));
@@ -199,13 +225,21 @@ fn shared_dbs(home: &Path) -> Vec<Db> {
         .filter(|d| has_db(d))
         .map(|d| Db {
             dir: d.clone(),
-            what: format!("shared NSS database {}", d.display()),
+            what: tr!(
+                "la base NSS partagée {}",
+                "the shared NSS database {}",
+                d.display()
+            ),
             create: false,
         })
         .collect();
     if v.is_empty() {
         v.push(Db {
-            what: format!("shared NSS database {}", legacy.display()),
+            what: tr!(
+                "la base NSS partagée {}",
+                "the shared NSS database {}",
+                legacy.display()
+            ),
             dir: legacy,
             create: true,
         });
@@ -312,13 +346,14 @@ fn default_module() -> Result<PathBuf, String> {
         .find(|p| p.is_file())
         .and_then(|p| fs::canonicalize(p).ok())
         .ok_or_else(|| {
-            format!(
-                "cannot find {LIBRARY} (looked in {}): give it with --module PATH",
-                candidates
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            let looked = candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            tr!(
+                "{LIBRARY} introuvable (cherché dans {looked}) : indiquez-le avec --module CHEMIN",
+                "cannot find {LIBRARY} (looked in {looked}): give it with --module PATH"
             )
         })
 }
@@ -406,7 +441,11 @@ pub fn entries(dir: &Path) -> Result<Vec<Entry>, String> {
     match fs::read_to_string(dir.join("pkcs11.txt")) {
         Ok(t) => Ok(parse_pkcs11_txt(&t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("reading {}/pkcs11.txt: {e}", dir.display())),
+        Err(e) => Err(tr!(
+            "lecture de {}/pkcs11.txt : {e}",
+            "reading {}/pkcs11.txt: {e}",
+            dir.display()
+        )),
     }
 }
 
@@ -418,9 +457,13 @@ fn nss_tool(tool: &str, args: &[&str]) -> Result<(), String> {
         .output()
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                format!("{tool} not found: install NSS's tools (Debian: apt install libnss3-tools)")
+                tr!(
+                    "{tool} introuvable : installez les outils NSS (Debian : apt install \
+                     libnss3-tools)",
+                    "{tool} not found: install NSS's tools (Debian: apt install libnss3-tools)"
+                )
             } else {
-                format!("running {tool}: {e}")
+                tr!("lancement de {tool} : {e}", "running {tool}: {e}")
             }
         })?;
     if out.status.success() {
@@ -433,10 +476,10 @@ fn nss_tool(tool: &str, args: &[&str]) -> Result<(), String> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    Err(format!(
-        "{tool} {} failed: {}",
-        args.join(" "),
-        text.join(" / ")
+    let (args, text) = (args.join(" "), text.join(" / "));
+    Err(tr!(
+        "échec de {tool} {args} : {text}",
+        "{tool} {args} failed: {text}"
     ))
 }
 
@@ -475,11 +518,20 @@ fn register_in(
     let lib = module.to_string_lossy();
     if !has_db(dir) {
         if !db.create {
-            return Err(format!("no NSS database in {}", dir.display()));
+            return Err(tr!(
+                "pas de base NSS dans {}",
+                "no NSS database in {}",
+                dir.display()
+            ));
         }
         create_dir_private(dir)?;
         nss_tool("certutil", &["-N", "-d", &sql(dir), "--empty-password"])?;
-        let _ = writeln!(out, "created the NSS database {}", dir.display());
+        let d = dir.display();
+        let _ = writeln!(
+            out,
+            "{}",
+            tr!("base NSS {d} créée", "created the NSS database {d}")
+        );
     }
     let before = entries(dir)?;
     let proxy = before
@@ -489,19 +541,32 @@ fn register_in(
     if let (Some(proxy), None, false) = (proxy, ours, p11kit.is_empty()) {
         // NSS would load the library a second time after p11-kit-proxy, get
         // CKR_CRYPTOKI_ALREADY_INITIALIZED and refuse the module (modutil says so too).
+        let (what, proxy, files) = (&db.what, &proxy.name, paths(p11kit));
         let _ = writeln!(
             out,
-            "not registered in the {}: it loads p11-kit-proxy (\"{}\"), which already loads \
-             this library through {}; the card shows there without a second registration",
-            db.what,
-            proxy.name,
-            paths(p11kit)
+            "{}",
+            tr!(
+                "non enregistré dans {what} : elle charge p11-kit-proxy (« {proxy} »), qui charge \
+                 déjà cette bibliothèque par {files} ; la carte y apparaît sans second \
+                 enregistrement",
+                "not registered in {what}: it loads p11-kit-proxy (\"{proxy}\"), which already \
+                 loads this library through {files}; the card shows there without a second \
+                 registration"
+            )
         );
         return Ok(());
     }
     match ours {
         Some(e) if same_library(&e.library, module) => {
-            let _ = writeln!(out, "already registered as \"{name}\" in the {}", db.what);
+            let what = &db.what;
+            let _ = writeln!(
+                out,
+                "{}",
+                tr!(
+                    "déjà enregistré sous « {name} » dans {what}",
+                    "already registered as \"{name}\" in {what}"
+                )
+            );
         }
         found => {
             if found.is_some() {
@@ -524,51 +589,74 @@ fn register_in(
                 .iter()
                 .any(|e| e.name == name && same_library(&e.library, module))
             {
-                return Err(format!(
-                    "modutil said yes but {}/pkcs11.txt does not list \"{name}\"",
-                    dir.display()
+                let d = dir.display();
+                return Err(tr!(
+                    "modutil a répondu oui mais {d}/pkcs11.txt ne contient pas « {name} »",
+                    "modutil said yes but {d}/pkcs11.txt does not list \"{name}\""
                 ));
             }
-            let verb = if found.is_some() {
-                "updated"
+            let what = &db.what;
+            let line = if found.is_some() {
+                tr!(
+                    "« {name} » ({lib}) mis à jour dans {what}",
+                    "updated \"{name}\" ({lib}) in {what}"
+                )
             } else {
-                "registered"
+                tr!(
+                    "« {name} » ({lib}) enregistré dans {what}",
+                    "registered \"{name}\" ({lib}) in {what}"
+                )
             };
-            let _ = writeln!(out, "{verb} \"{name}\" ({lib}) in the {}", db.what);
+            let _ = writeln!(out, "{line}");
         }
     }
     // The same library twice in one process.
     for e in before.iter().filter(|e| e.name != name) {
         if same_library(&e.library, module) {
+            let (what, other, db_arg) = (&db.what, &e.name, sql(dir));
             let _ = writeln!(
                 out,
-                "note: the {} also loads this library as \"{}\": the card will show twice \
-                 (harmless: the second C_Initialize answers CKR_CRYPTOKI_ALREADY_INITIALIZED); \
-                 remove one with `modutil -dbdir {} -delete \"{}\"` if you like",
-                db.what,
-                e.name,
-                sql(dir),
-                e.name
+                "{}",
+                tr!(
+                    "remarque : {what} charge aussi cette bibliothèque sous « {other} » : la \
+                     carte apparaîtra deux fois (sans danger : le second C_Initialize répond \
+                     CKR_CRYPTOKI_ALREADY_INITIALIZED) ; retirez-en une avec `modutil -dbdir \
+                     {db_arg} -delete \"{other}\"` si vous voulez",
+                    "note: {what} also loads this library as \"{other}\": the card will show \
+                     twice (harmless: the second C_Initialize answers \
+                     CKR_CRYPTOKI_ALREADY_INITIALIZED); remove one with `modutil -dbdir {db_arg} \
+                     -delete \"{other}\"` if you like"
+                )
             );
         } else if is_proxy(&e.library) && !p11kit.is_empty() {
+            let (what, proxy, files) = (&db.what, &e.name, paths(p11kit));
             let _ = writeln!(
                 out,
-                "note: the {} also loads p11-kit-proxy (\"{}\"), which loads this library \
-                 through {}: the module is then loaded twice in one process and the card shows \
-                 twice (harmless: the second C_Initialize answers \
-                 CKR_CRYPTOKI_ALREADY_INITIALIZED, which p11-kit accepts); \
-                 `cpx unregister` leaves only p11-kit's",
-                db.what,
-                e.name,
-                paths(p11kit)
+                "{}",
+                tr!(
+                    "remarque : {what} charge aussi p11-kit-proxy (« {proxy} »), qui charge \
+                     cette bibliothèque par {files} : le module est alors chargé deux fois dans \
+                     un même processus et la carte apparaît deux fois (sans danger : le second \
+                     C_Initialize répond CKR_CRYPTOKI_ALREADY_INITIALIZED, ce que p11-kit \
+                     accepte) ; `cpx unregister` ne laisse que celui de p11-kit",
+                    "note: {what} also loads p11-kit-proxy (\"{proxy}\"), which loads this \
+                     library through {files}: the module is then loaded twice in one process \
+                     and the card shows twice (harmless: the second C_Initialize answers \
+                     CKR_CRYPTOKI_ALREADY_INITIALIZED, which p11-kit accepts); `cpx \
+                     unregister` leaves only p11-kit's"
+                )
             );
         }
     }
     if dir.join("lock").symlink_metadata().is_ok() {
+        let d = dir.display();
         let _ = writeln!(
             out,
-            "note: Firefox seems to be running with {}: restart it to see the card",
-            dir.display()
+            "{}",
+            tr!(
+                "remarque : Firefox semble ouvert avec {d} : relancez-le pour voir la carte",
+                "note: Firefox seems to be running with {d}: restart it to see the card"
+            )
         );
     }
     Ok(())
@@ -577,17 +665,34 @@ fn register_in(
 fn unregister_in(db: &Db, name: &str, out: &mut String) -> Result<(), String> {
     let dir = &db.dir;
     if !has_db(dir) || !entries(dir)?.iter().any(|e| e.name == name) {
-        let _ = writeln!(out, "not registered as \"{name}\" in the {}", db.what);
+        let what = &db.what;
+        let _ = writeln!(
+            out,
+            "{}",
+            tr!(
+                "pas enregistré sous « {name} » dans {what}",
+                "not registered as \"{name}\" in {what}"
+            )
+        );
         return Ok(());
     }
     nss_tool("modutil", &["-dbdir", &sql(dir), "-delete", name, "-force"])?;
     if entries(dir)?.iter().any(|e| e.name == name) {
-        return Err(format!(
-            "modutil said yes but {}/pkcs11.txt still lists \"{name}\"",
-            dir.display()
+        let d = dir.display();
+        return Err(tr!(
+            "modutil a répondu oui mais {d}/pkcs11.txt contient encore « {name} »",
+            "modutil said yes but {d}/pkcs11.txt still lists \"{name}\""
         ));
     }
-    let _ = writeln!(out, "unregistered \"{name}\" from the {}", db.what);
+    let what = &db.what;
+    let _ = writeln!(
+        out,
+        "{}",
+        tr!(
+            "« {name} » retiré de {what}",
+            "unregistered \"{name}\" from {what}"
+        )
+    );
     Ok(())
 }
 
@@ -598,7 +703,7 @@ fn create_dir_private(dir: &Path) -> Result<(), String> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| format!("creating {}: {e}", dir.display()))
+        .map_err(|e| tr!("création de {} : {e}", "creating {}: {e}", dir.display()))
 }
 
 #[cfg(test)]
