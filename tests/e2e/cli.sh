@@ -162,7 +162,7 @@ certutil -N -d "sql:$PROFILE" --empty-password >"$W/certutil.out" 2>&1 ||
 if fr diag >"$W/diag-blocked.out" 2>&1; then rc=0; else rc=$?; fi
 if [[ $rc == 3 ]] && grep -q '^\[ÉCHEC\] code porteur : BLOQUÉ (0/3 essai restant), 100 déblocages restants' "$W/diag-blocked.out" &&
     grep -q '→ cpx pin unblock' "$W/diag-blocked.out" &&
-    grep -q '^\[ÉCHEC\] Firefox (profil default-esr) : module non enregistré' "$W/diag-blocked.out" &&
+    grep -q '^\[ÉCHEC\] Firefox (profil abcd1234.default-esr) : module non enregistré' "$W/diag-blocked.out" &&
     grep -q '→ cpx register firefox' "$W/diag-blocked.out"; then
     pass "cpx diag, blocked PIN and a Firefox profile without the module: exit 3, both failing with their fix"
 else
