@@ -888,3 +888,23 @@ fn register_speaks_both_languages() {
     assert!(fr.contains("pas enregistré sous « cpx-pkcs11 »"), "{fr}");
     let _ = std::fs::remove_dir_all(&db);
 }
+
+#[test]
+fn diag_reports_a_damaged_cache() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = std::env::temp_dir().join(format!("cpx-cli-cache-{}", std::process::id()));
+    let dir = h.join(".cache/cpx-pkcs11");
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(dir.join("cps3-0000.bin"), b"not a cache entry").expect("entry");
+    let json = text(&cpx_home("removed:cps3-doctor", En, &["diag", "--json"], "", &h).stdout);
+    let (status, message, fix) = diag_check(&json, "cache");
+    assert_eq!(status, "warning", "{json}");
+    assert!(message.contains("1 damaged entry(ies)"), "{message}");
+    assert_eq!(fix, "cpx cache clear");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let fr = text(&cpx_home("removed:cps3-doctor", Fr, &["diag"], "", &h).stdout);
+    assert!(fr.contains("droits incorrects"), "{fr}");
+    assert!(fr.contains("→ cpx cache clear, puis : chmod 700"), "{fr}");
+    let _ = std::fs::remove_dir_all(&h);
+}

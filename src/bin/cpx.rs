@@ -216,6 +216,7 @@ fn run(cli: &Cli) -> Result<Output, String> {
                 reader: args.reader.as_deref(),
                 simulated: card::simulated(&config),
                 env: &env,
+                cache: &config.cache,
                 now: now(),
             });
             Ok(Output::with(

@@ -9,6 +9,7 @@
 use std::fmt::Write;
 
 use cpx_pkcs11::apdu::CardError;
+use cpx_pkcs11::config::CacheSettings;
 use cpx_pkcs11::cpx::CpxCard;
 use cpx_pkcs11::transport::{Readers, TransportError};
 
@@ -77,6 +78,8 @@ pub struct Inputs<'a> {
     pub reader: Option<&'a str>,
     pub simulated: bool,
     pub env: &'a Env,
+    /// The card cache's settings (`Config::cache`).
+    pub cache: &'a CacheSettings,
     pub now: i64,
 }
 
@@ -97,7 +100,7 @@ pub fn run(inp: Inputs<'_>) -> Vec<Check> {
     };
     card_checks(inp.readers, inp.reader, inp.now, pcscd_ok, &mut out);
     module_checks(inp.env, &mut out);
-    out.push(cache_check(inp.env));
+    out.push(cache_check(inp.cache));
     out
 }
 
@@ -674,8 +677,8 @@ fn conflict_check(conflicts: &[(String, Option<std::path::PathBuf>, Registered)]
     )
 }
 
-fn cache_check(env: &Env) -> Check {
-    let Some(state) = probes::cache_state(env) else {
+fn cache_check(settings: &CacheSettings) -> Check {
+    let Some(state) = probes::cache_state(settings) else {
         return check(
             "cache",
             Status::Info,
@@ -691,8 +694,8 @@ fn cache_check(env: &Env) -> Check {
             "cache",
             Status::Info,
             tr!(
-                "cache désactivé (CPX_PKCS11_CACHE=off)",
-                "cache disabled (CPX_PKCS11_CACHE=off)"
+                "cache désactivé (CPX_PKCS11_CACHE=off ou réglage de l'administrateur)",
+                "cache disabled (CPX_PKCS11_CACHE=off or the administrator's setting)"
             ),
         );
     }
@@ -712,15 +715,31 @@ fn cache_check(env: &Env) -> Check {
                 "cache {dir}: wrong permissions (must belong to the user, mode 0700)"
             ),
         )
-        .fix(format!("rm -r {dir}"));
+        .fix(tr!(
+            "cpx cache clear, puis : chmod 700 {dir}",
+            "cpx cache clear, then: chmod 700 {dir}"
+        ));
     }
     let (n, kib) = (state.entries, state.bytes.div_ceil(1024));
+    if state.damaged > 0 {
+        let d = state.damaged;
+        return check(
+            "cache",
+            Status::Warn,
+            tr!(
+                "cache : {d} entrée(s) abîmée(s), que le module relira sur la carte ({dir})",
+                "cache: {d} damaged entry(ies), which the module will read from the card again \
+                 ({dir})"
+            ),
+        )
+        .fix("cpx cache clear".into());
+    }
     check(
         "cache",
         Status::Ok,
         tr!(
-            "cache : {n} fichier(s), {kib} Kio ({dir})",
-            "cache: {n} file(s), {kib} KiB ({dir})"
+            "cache : {n} carte(s), {kib} Kio ({dir})",
+            "cache: {n} card(s), {kib} KiB ({dir})"
         ),
     )
 }

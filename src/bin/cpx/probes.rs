@@ -10,18 +10,16 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use cpx_pkcs11::config::CacheSettings;
+use cpx_pkcs11::cpx::cache::CardCache;
+
 use crate::register;
 
 /// Where the user's files are (from the environment; tests pass their own).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub home: Option<PathBuf>,
-    pub xdg_cache_home: Option<PathBuf>,
     pub path: Option<OsString>,
-    /// `CPX_PKCS11_CACHE` (`off` disables the cache).
-    pub cache_setting: Option<String>,
-    /// `CPX_PKCS11_CACHE_DIR`.
-    pub cache_dir: Option<PathBuf>,
 }
 
 fn non_empty(v: Option<OsString>) -> Option<PathBuf> {
@@ -33,15 +31,8 @@ impl Env {
         let var = |k: &str| std::env::var_os(k);
         Env {
             home: non_empty(var("HOME")),
-            xdg_cache_home: non_empty(var("XDG_CACHE_HOME")),
             path: var("PATH"),
-            cache_setting: std::env::var("CPX_PKCS11_CACHE").ok(),
-            cache_dir: non_empty(var("CPX_PKCS11_CACHE_DIR")),
         }
-    }
-
-    fn home_join(&self, rel: &str) -> Option<PathBuf> {
-        self.home.as_ref().map(|h| h.join(rel))
     }
 }
 
@@ -305,13 +296,17 @@ pub fn nss_dbs(env: &Env) -> Vec<NssDb> {
 // ---------------------------------------------------------------------------------------
 // Cache
 
-/// The card cache directory and what is in it.
+/// The card cache (the module's settings: `CPX_PKCS11_CACHE`, `CPX_PKCS11_CACHE_DIR`, the
+/// administrator's file) and what is in it, read through the module's own cache code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheState {
     pub dir: PathBuf,
     pub disabled: bool,
     pub exists: bool,
+    /// Entries the module would use.
     pub entries: usize,
+    /// Entries it would discard and rebuild (corrupt, truncated, old version…).
+    pub damaged: usize,
     pub bytes: u64,
     /// The directory is private to its owner (no group/other permission bits).
     pub private: bool,
@@ -319,35 +314,14 @@ pub struct CacheState {
     pub owned: bool,
 }
 
-pub fn cache_dir(env: &Env) -> Option<PathBuf> {
-    env.cache_dir.clone().or_else(|| {
-        env.xdg_cache_home
-            .clone()
-            .or_else(|| env.home_join(".cache"))
-            .map(|c| c.join("cpx-pkcs11"))
-    })
-}
-
-pub fn cache_state(env: &Env) -> Option<CacheState> {
+/// `None` when there is no cache directory at all (no HOME).
+pub fn cache_state(settings: &CacheSettings) -> Option<CacheState> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let dir = cache_dir(env)?;
-    let disabled = env
-        .cache_setting
-        .as_deref()
-        .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false" | "no"));
+    let dir = settings.dir.clone()?;
     let meta = fs::metadata(&dir).ok();
     let me = fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    let (mut entries, mut bytes) = (0, 0);
-    if let Ok(list) = fs::read_dir(&dir) {
-        for e in list.flatten() {
-            if let Ok(m) = e.metadata() {
-                if m.is_file() {
-                    entries += 1;
-                    bytes += m.len();
-                }
-            }
-        }
-    }
+    let listed = CardCache::new(&dir).list();
+    let damaged = listed.iter().filter(|l| l.entry.is_err()).count();
     Some(CacheState {
         exists: meta.as_ref().is_some_and(fs::Metadata::is_dir),
         private: meta
@@ -357,10 +331,11 @@ pub fn cache_state(env: &Env) -> Option<CacheState> {
             (Some(m), Some(uid)) => m.uid() == uid,
             _ => true,
         },
+        disabled: !settings.enabled,
+        entries: listed.len() - damaged,
+        damaged,
+        bytes: listed.iter().map(|l| l.bytes).sum(),
         dir,
-        disabled,
-        entries,
-        bytes,
     })
 }
 
