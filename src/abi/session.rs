@@ -23,11 +23,14 @@ entry!(
         _notify: CK_NOTIFY,
         ph_session: CK_SESSION_HANDLE_PTR,
     ) {
-        if ph_session.is_null() {
-            with_module(|_| Ok(()))?;
-            return Err(Error::ArgumentsBad);
-        }
-        let h = with_module(|m| m.open_session(slot_id, flags))?;
+        let h = with_module(|m| {
+            // The slot before the arguments (issue 7 order).
+            m.slot_info(slot_id)?;
+            if ph_session.is_null() {
+                return Err(Error::ArgumentsBad);
+            }
+            m.open_session(slot_id, flags)
+        })?;
         // SAFETY: ph_session is non-NULL and points to a CK_SESSION_HANDLE (spec §5.6).
         unsafe { out::write(ph_session, h) }
     }

@@ -529,6 +529,9 @@ fn return_codes_of_issue_7() {
         assert_eq!(C_GetFunctionStatus(closed), CKR_SESSION_HANDLE_INVALID);
         assert_eq!(C_CancelFunction(closed), CKR_SESSION_HANDLE_INVALID);
 
+        // The slot before the arguments.
+        let rv = C_OpenSession(4242, CKF_SERIAL_SESSION, null_mut(), None, null_mut());
+        assert_eq!(rv, CKR_SLOT_ID_INVALID);
         // C_GetMechanismInfo with a NULL output.
         let mut info: CK_SESSION_INFO = std::mem::zeroed();
         assert_eq!(C_GetSessionInfo(h, &mut info), CKR_OK);
