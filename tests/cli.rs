@@ -6,6 +6,8 @@
 //!
 //! Personas: `none` = no reader, `removed:<persona>` = a reader without a card.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -847,7 +849,9 @@ fn diag_reads_the_nss_databases_and_finds_the_cryptolib() {
 fn register_speaks_both_languages() {
     let db = std::env::temp_dir().join(format!("cpx-cli-reg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&db);
-    let module = concat!(env!("CARGO_MANIFEST_DIR"), "/target/debug/libcpx_pkcs11.so");
+    // The cdylib `cargo test` built (in target/debug/deps on a fresh checkout).
+    let module = common::library();
+    let module = module.to_str().expect("UTF-8 path");
     let args = |cmd: &'static str| -> Vec<String> {
         let mut v = vec![
             cmd.to_string(),
