@@ -4,25 +4,25 @@ use super::*;
 
 impl CpxCard {
     /// Where the data object labelled `label` stands in the contents.
-    fn data_object_index(&self, label: &str) -> Result<usize, CardError> {
+    fn data_object_index(&self, label: &str) -> Result<usize, CpxError> {
         self.contents
             .data_objects
             .iter()
             .position(|d| d.label == label)
-            .ok_or(CardError::Malformed("no data object with this label"))
+            .ok_or(Missing::DataObject.into())
     }
 
     /// Where the data object labelled `label` lives on the card.
-    fn data_object_source(&self, label: &str) -> Result<session::ObjectSource, CardError> {
+    fn data_object_source(&self, label: &str) -> Result<session::ObjectSource, CpxError> {
         self.session
             .object(label)
             .cloned()
-            .ok_or(CardError::Malformed("no data object with this label"))
+            .ok_or(Missing::DataObject.into())
     }
 
     /// Reads a data object's value from the card (private ones need the PIN verified) and
     /// keeps it in the contents. A value already in the contents is returned without I/O.
-    pub fn read_data_object(&mut self, label: &str) -> Result<Vec<u8>, CardError> {
+    pub fn read_data_object(&mut self, label: &str) -> Result<Vec<u8>, CpxError> {
         let index = self.data_object_index(label)?;
         if let Some(v) = &self.contents.data_objects[index].value {
             return Ok(v.clone());
@@ -44,16 +44,16 @@ impl CpxCard {
     }
 
     /// Writes a modifiable data object (CPS_DATA): zero-padded to the file size. A value
-    /// longer than the file → `WrongLength`; a non-modifiable object →
-    /// `ConditionsNotSatisfied`.
-    pub fn write_data_object(&mut self, label: &str, value: &[u8]) -> Result<(), CardError> {
+    /// longer than the file → `Refused(InputLength)` (nothing written); a non-modifiable
+    /// object → `Refused(ReadOnly)`.
+    pub fn write_data_object(&mut self, label: &str, value: &[u8]) -> Result<(), CpxError> {
         let index = self.data_object_index(label)?;
         if !self.contents.data_objects[index].modifiable {
-            return Err(CardError::ConditionsNotSatisfied);
+            return Err(Refusal::ReadOnly.into());
         }
         let source = self.data_object_source(label)?;
         if source.volet {
-            return Err(CardError::ConditionsNotSatisfied);
+            return Err(Refusal::ReadOnly.into());
         }
         let written = self.run(|ch, s| {
             let size = match source.size {
@@ -63,7 +63,7 @@ impl CpxCard {
                     .ok_or(CardError::Malformed("data object file without a size"))?,
             };
             if value.len() > size {
-                return Err(CardError::WrongLength);
+                return Ok(Err(Refusal::InputLength));
             }
             // The size comes from the card's FCP (up to 4 GiB): never pad beyond a file.
             if size > files::MAX_FILE {
@@ -75,14 +75,14 @@ impl CpxCard {
             if let Some(o) = s.objects.iter_mut().find(|o| o.label == source.label) {
                 o.size = Some(size);
             }
-            Ok(padded)
-        })?;
+            Ok(Ok(padded))
+        })??;
         self.contents.data_objects[index].value = Some(written);
         Ok(())
     }
 
     /// GET CHALLENGE, 8 bytes at a time.
-    pub fn random(&mut self, len: usize) -> Result<Vec<u8>, CardError> {
+    pub fn random(&mut self, len: usize) -> Result<Vec<u8>, CpxError> {
         if len == 0 {
             return Ok(Vec::new());
         }

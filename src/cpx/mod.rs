@@ -23,17 +23,10 @@
 //! last transaction is `Transport(Reset)` with nothing sent (the caller deals with the lost
 //! security state and may run the operation again), a reset during the operation is
 //! `ResetDuringCommand`, a card gone is `Transport(Removed | NoCard | NoService)`.
-//! Errors are [`CardError`]s; inputs the card Errors are [`CardError`]s; inputs the card
-//! layer refuses without touching the card use the variant a card would have answered
-//! with, so the PKCS#11 layer maps both alike:
-//! * a PIN/PUK whose length is outside the AODF bounds → `WrongLength` (no APDU sent);
-//! * data too long for the key or operation → `WrongLength` (CKR_DATA_LEN_RANGE);
-//! * a mechanism the key cannot do (PSS on CPS3, raw RSA on a signature key, decrypt with
-//!   a signature key) → `ConditionsNotSatisfied` (CKR_KEY_TYPE_INCONSISTENT);
-//! * an input of the wrong form (CKM_RSA_PKCS on a signature key with something that is
-//!   neither a bare hash nor a SHA-1/SHA-256 DigestInfo, a cryptogram of the wrong size,
-//!   bad padding) → `Status(IncorrectData)` (CKR_DATA_INVALID);
-//! * an unknown CKA_ID or label → `Malformed`.
+//! Errors are [`CpxError`]s and say who decided: `Card` (the card answered, or the way to
+//! it failed), `Refused` (a rule of the card the request breaks, decided without sending
+//! anything: [`Refusal`]), `Missing` (no such key, PIN or data object on this token:
+//! [`Missing`]).
 //!
 //! [`CpxCard::check_sign`] and [`CpxCard::check_decrypt`] give the same verdicts without
 //! any card I/O (for C_SignInit / C_Sign argument checks).
@@ -44,6 +37,7 @@ pub mod cps2ter;
 pub mod cps3;
 pub mod cps4;
 mod data;
+mod error;
 pub mod files;
 pub mod layout;
 mod pin;
@@ -58,6 +52,7 @@ mod tests;
 #[cfg(all(test, feature = "sim"))]
 mod tests_hostile;
 
+pub use error::{CpxError, Missing, Refusal};
 pub use types::*;
 
 use crate::apdu::{with_transaction, CardError, Channel, Command, Protocol, StatusWord};
@@ -80,7 +75,7 @@ impl CpxCard {
     /// Recognises the card (ATR mask + EF.SN issuer prefix; CPS4 confirmed on channel 1)
     /// and reads everything once: EF.SN, TokenInfo, AODF, PrKDF, CDF + certificates, DODF +
     /// public data-object values. Not a CPx card → `CardError::UnsupportedCard`.
-    pub fn bind(transport: Box<dyn Transport>) -> Result<CpxCard, CardError> {
+    pub fn bind(transport: Box<dyn Transport>) -> Result<CpxCard, CpxError> {
         CpxCard::bind_cached(transport, None)
     }
 
@@ -88,14 +83,14 @@ impl CpxCard {
     pub fn bind_cached(
         mut transport: Box<dyn Transport>,
         cache: Option<&cache::CardCache>,
-    ) -> Result<CpxCard, CardError> {
+    ) -> Result<CpxCard, CpxError> {
         let atr = transport.atr().to_vec();
         let features = transport.features();
         let Some(pattern) = layout::match_atr(&atr) else {
             if is_legacy_cps2ter(transport.as_mut()) {
-                return Err(CardError::LegacyCps2ter { atr });
+                return Err(CardError::LegacyCps2ter { atr }.into());
             }
-            return Err(CardError::UnsupportedCard { atr });
+            return Err(CardError::UnsupportedCard { atr }.into());
         };
         let protocol = transport.protocol();
         log::debug!("binding a {} ({protocol:?})", pattern.name);
@@ -121,15 +116,16 @@ impl CpxCard {
         };
         // A reset since we connected (pcscd powering the card), or while we read it, is part
         // of getting to know the card, not news: read it once more, from the start.
-        let contents = match card
-            .transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache))
-        {
-            Err(CardError::Transport(TransportError::Reset) | CardError::ResetDuringCommand) => {
-                card.session = Session::new(generation, protocol);
-                card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache))?
-            }
-            other => other?,
-        };
+        let contents =
+            match card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache)) {
+                Err(CpxError::Card(
+                    CardError::Transport(TransportError::Reset) | CardError::ResetDuringCommand,
+                )) => {
+                    card.session = Session::new(generation, protocol);
+                    card.transaction(false, |ch, s| bind::read_contents(ch, s, &atr, cache))?
+                }
+                other => other?,
+            };
         card.contents = contents;
         Ok(card)
     }
@@ -166,7 +162,7 @@ impl CpxCard {
         &mut self,
         chipdoc: bool,
         f: impl FnOnce(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
-    ) -> Result<R, CardError> {
+    ) -> Result<R, CpxError> {
         if self.session.removed {
             return Err(TransportError::Removed.into());
         }
@@ -197,7 +193,7 @@ impl CpxCard {
                 self.session.on_reset();
                 // The transport reports this reset again at the next transaction: take it.
                 let _ = with_transaction(self.transport.as_mut(), protocol, |_| Ok(()));
-                Err(CardError::ResetDuringCommand)
+                Err(CardError::ResetDuringCommand.into())
             }
             Err(CardError::Transport(
                 e @ (TransportError::Removed | TransportError::NoCard | TransportError::NoService),
@@ -210,15 +206,15 @@ impl CpxCard {
             // the position unknown (files.rs). Only a broken exchange leaves it in doubt.
             Err(e @ CardError::Transport(_)) => {
                 self.session.forget_position();
-                Err(e)
+                Err(e.into())
             }
-            other => other,
+            other => Ok(other?),
         }
     }
 
     /// An empty transaction: no APDU, only what the transport says about the card (reset
     /// since our last transaction, gone) — see [`CpxCard::transaction`].
-    pub fn check_events(&mut self) -> Result<(), CardError> {
+    pub fn check_events(&mut self) -> Result<(), CpxError> {
         self.transaction(false, |_, _| Ok(()))
     }
 
@@ -230,7 +226,7 @@ impl CpxCard {
     fn run<R>(
         &mut self,
         mut f: impl FnMut(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
-    ) -> Result<R, CardError> {
+    ) -> Result<R, CpxError> {
         self.transaction(true, |ch, s| {
             if s.generation == Generation::Cps4 {
                 cps4::with_recovery(ch, s, &mut f)
@@ -240,28 +236,22 @@ impl CpxCard {
         })
     }
 
-    fn key(&self, key_id: &[u8]) -> Result<&KeyInfo, CardError> {
+    fn key(&self, key_id: &[u8]) -> Result<&KeyInfo, CpxError> {
         self.contents
             .keys
             .iter()
             .find(|k| k.id == key_id)
-            .ok_or(CardError::Malformed("no key with this CKA_ID"))
+            .ok_or(Missing::Key.into())
     }
 
-    /// The user PIN's record (`Malformed` on a token without one: the contactless token).
-    fn user_pin(&self) -> Result<session::PinRecord, CardError> {
-        self.session
-            .user_pin
-            .clone()
-            .ok_or(CardError::Malformed("token has no user PIN"))
+    /// The user PIN's record (`Missing::UserPin` on the contactless token).
+    fn user_pin(&self) -> Result<session::PinRecord, CpxError> {
+        self.session.user_pin.clone().ok_or(Missing::UserPin.into())
     }
 
     /// The PUK's record.
-    fn so_pin(&self) -> Result<session::PinRecord, CardError> {
-        self.session
-            .so_pin
-            .clone()
-            .ok_or(CardError::Malformed("token has no PUK"))
+    fn so_pin(&self) -> Result<session::PinRecord, CpxError> {
+        self.session.so_pin.clone().ok_or(Missing::Puk.into())
     }
 
     /// Whether the card is still there (and is the same card); false after removal. After
@@ -293,8 +283,8 @@ impl CpxCard {
                     }
                     return same;
                 }
-                Err(CardError::Transport(TransportError::Reset)) => continue,
-                Err(CardError::Transport(_)) => {
+                Err(CpxError::Card(CardError::Transport(TransportError::Reset))) => continue,
+                Err(CpxError::Card(CardError::Transport(_))) => {
                     self.session.removed = true;
                     return false;
                 }

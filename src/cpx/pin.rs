@@ -7,8 +7,8 @@ impl CpxCard {
     /// Reads the user PIN counters from the card (VERIFY without data; on CPS3 the DOCP of
     /// the PIN and the PUK the first time, and the PUK's again while the PIN is blocked).
     /// `unblock_left` from the PIN's DOCP `9D`, else the PUK's. The contactless token has
-    /// no PIN: `Malformed`.
-    pub fn pin_status(&mut self) -> Result<PinStatus, CardError> {
+    /// no PIN: `Missing(UserPin)`.
+    pub fn pin_status(&mut self) -> Result<PinStatus, CpxError> {
         let pin = self.user_pin()?;
         let reference = pin.info.reference;
         let puk_ref = self.session.so_pin.as_ref().map(|p| p.info.reference);
@@ -57,23 +57,23 @@ impl CpxCard {
 
     /// VERIFY the user PIN (padded as the AODF says). Wrong → `PinIncorrect { tries_left }`,
     /// blocked → `PinBlocked`. Never retries on its own. A length outside the AODF bounds
-    /// → `WrongLength` without touching the card.
-    pub fn login(&mut self, pin: &[u8]) -> Result<(), CardError> {
+    /// → `Refused(PinLength)` without touching the card.
+    pub fn login(&mut self, pin: &[u8]) -> Result<(), CpxError> {
         let rec = self.user_pin()?;
         self.verify_with(&rec, pin)
     }
 
     /// VERIFY the PUK (C_Login(CKU_SO)).
-    pub fn login_so(&mut self, puk: &[u8]) -> Result<(), CardError> {
+    pub fn login_so(&mut self, puk: &[u8]) -> Result<(), CpxError> {
         let rec = self.so_pin()?;
         self.verify_with(&rec, puk)
     }
 
-    fn verify_with(&mut self, rec: &session::PinRecord, pin: &[u8]) -> Result<(), CardError> {
+    fn verify_with(&mut self, rec: &session::PinRecord, pin: &[u8]) -> Result<(), CpxError> {
         if !rec.length_ok(pin) {
-            return Err(CardError::WrongLength);
+            return Err(Refusal::PinLength.into());
         }
-        let value = rec.encode(pin).ok_or(CardError::WrongLength)?;
+        let value = rec.encode(pin).ok_or(Refusal::PinLength)?;
         let reference = rec.info.reference;
         self.run(|ch, s| match s.generation {
             // ChipDoc: a VERIFY refused with 69 85 was not evaluated; the recovery sends it
@@ -85,18 +85,18 @@ impl CpxCard {
 
     /// VERIFY of the user PIN typed on the reader's PIN pad (C_Login with a NULL PIN).
     /// Same errors as `login`, plus `PinEntryCancelled` / `PinEntryInvalid`.
-    pub fn login_pin_pad(&mut self) -> Result<(), CardError> {
+    pub fn login_pin_pad(&mut self) -> Result<(), CpxError> {
         let rec = self.user_pin()?;
         self.verify_on_pad(&rec)
     }
 
     /// VERIFY of the PUK typed on the PIN pad (C_Login(CKU_SO) with a NULL PIN).
-    pub fn login_so_pin_pad(&mut self) -> Result<(), CardError> {
+    pub fn login_so_pin_pad(&mut self) -> Result<(), CpxError> {
         let rec = self.so_pin()?;
         self.verify_on_pad(&rec)
     }
 
-    fn verify_on_pad(&mut self, rec: &session::PinRecord) -> Result<(), CardError> {
+    fn verify_on_pad(&mut self, rec: &session::PinRecord) -> Result<(), CpxError> {
         let (block, min, max) = pad_block(rec);
         let reference = rec.info.reference;
         let cmd = Command::new(0x00, 0x20, 0x00, reference).with_data(&block);
@@ -121,7 +121,7 @@ impl CpxCard {
 
     /// PIN change with both PINs typed on the PIN pad (C_SetPIN with NULL PINs). CPS3:
     /// CHANGE REFERENCE DATA old ‖ new in one command; CPS4: VERIFY, then the new PIN.
-    pub fn change_pin_pin_pad(&mut self) -> Result<(), CardError> {
+    pub fn change_pin_pin_pad(&mut self) -> Result<(), CpxError> {
         let rec = self.user_pin()?;
         let (block, min, max) = pad_block(&rec);
         let n = block_len(&block);
@@ -147,7 +147,7 @@ impl CpxCard {
 
     /// Unblock after `login_so` / `login_so_pin_pad`, the new PIN typed on the PIN pad
     /// (C_InitPIN with a NULL PIN).
-    pub fn unblock_pin_pin_pad(&mut self) -> Result<(), CardError> {
+    pub fn unblock_pin_pin_pad(&mut self) -> Result<(), CpxError> {
         let rec = self.user_pin()?;
         let (block, min, max) = pad_block(&rec);
         let n = block_len(&block);
@@ -174,7 +174,7 @@ impl CpxCard {
     /// Resets the card's security status (re-select the MF AID / ChipDoc) and forgets the
     /// values of private data objects. If the card still reports the PIN verified, a
     /// warning is logged (only a card reset would clear it; the transport cannot reset).
-    pub fn logout(&mut self) -> Result<(), CardError> {
+    pub fn logout(&mut self) -> Result<(), CpxError> {
         for d in &mut self.contents.data_objects {
             if d.private {
                 d.value = None;
@@ -201,14 +201,14 @@ impl CpxCard {
     }
 
     /// CHANGE REFERENCE DATA (CPS3: old ‖ new; CPS4: VERIFY old then new only). Lengths
-    /// outside the AODF bounds → `WrongLength` without touching the card.
-    pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<(), CardError> {
+    /// outside the AODF bounds → `Refused(PinLength)` without touching the card.
+    pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<(), CpxError> {
         let rec = self.user_pin()?;
         if !rec.length_ok(old) || !rec.length_ok(new) {
-            return Err(CardError::WrongLength);
+            return Err(Refusal::PinLength.into());
         }
-        let old_v = rec.encode(old).ok_or(CardError::WrongLength)?;
-        let new_v = rec.encode(new).ok_or(CardError::WrongLength)?;
+        let old_v = rec.encode(old).ok_or(Refusal::PinLength)?;
+        let new_v = rec.encode(new).ok_or(Refusal::PinLength)?;
         let reference = rec.info.reference;
         self.run(|ch, s| match s.generation {
             Generation::Cps4 => {
@@ -226,12 +226,12 @@ impl CpxCard {
 
     /// Unblock after `login_so`: CPS3 RESET RETRY COUNTER with the new PIN; CPS4 RESET
     /// RETRY COUNTER without data, then CHANGE REFERENCE DATA (new only).
-    pub fn unblock_pin(&mut self, new: &[u8]) -> Result<(), CardError> {
+    pub fn unblock_pin(&mut self, new: &[u8]) -> Result<(), CpxError> {
         let rec = self.user_pin()?;
         if !rec.length_ok(new) {
-            return Err(CardError::WrongLength);
+            return Err(Refusal::PinLength.into());
         }
-        let new_v = rec.encode(new).ok_or(CardError::WrongLength)?;
+        let new_v = rec.encode(new).ok_or(Refusal::PinLength)?;
         let reference = rec.info.reference;
         let result = self.run(|ch, s| match s.generation {
             Generation::Cps4 => {

@@ -40,22 +40,36 @@ fn key_len(key: &KeyInfo) -> usize {
 }
 
 /// What a signature key takes for CKM_RSA_PKCS: a bare hash or a SHA-1/SHA-256 DigestInfo.
-/// The size of neither → `WrongLength` (CKR_DATA_LEN_RANGE); the size of a DigestInfo but
-/// not one → `Status(IncorrectData)` (CKR_DATA_INVALID).
-fn hash_input(data: &[u8]) -> Result<(HashAlg, &[u8]), CardError> {
+/// The size of neither → `InputLength`; the size of a DigestInfo but not one → `InputForm`.
+fn hash_input(data: &[u8]) -> Result<(HashAlg, &[u8]), Refusal> {
     if let Some(found) = soft::hash_or_digest_info(data) {
         return Ok(found);
     }
     let info_len = |a: HashAlg| a.digest_info_prefix().len() + a.len();
     if data.len() == info_len(HashAlg::Sha1) || data.len() == info_len(HashAlg::Sha256) {
-        Err(incorrect_data())
+        Err(Refusal::InputForm)
     } else {
-        Err(CardError::WrongLength)
+        Err(Refusal::InputLength)
     }
 }
 
-fn incorrect_data() -> CardError {
-    CardError::Status(StatusWord::IncorrectData)
+/// Whether the key can sign inputs of this form at all (decided before any data is seen):
+/// no PSS on a CPS3, raw RSA only with the CPS4 authentication key.
+fn check_form(generation: Generation, key: &KeyInfo, form: SignForm) -> Result<(), Refusal> {
+    let cannot = matches!(
+        (generation, key.role, form),
+        (
+            Generation::Cps3 | Generation::Cps3Cl,
+            _,
+            SignForm::Pss(_) | SignForm::Raw
+        ) | (Generation::Cps4, KeyRole::Signature, SignForm::Raw)
+    );
+    let can = key.can_sign && !cannot;
+    if can {
+        Ok(())
+    } else {
+        Err(Refusal::KeyCannot)
+    }
 }
 
 /// Chooses the signing path (cryptolib-compat §7.2, cpx-cards §8.9–§8.11, §10.2).
@@ -63,15 +77,13 @@ fn plan_sign(
     generation: Generation,
     key: &KeyInfo,
     input: &SignInput,
-) -> Result<SignPlan, CardError> {
-    if !key.can_sign {
-        return Err(CardError::ConditionsNotSatisfied);
-    }
+) -> Result<SignPlan, Refusal> {
+    check_form(generation, key, input.form())?;
     let k = key_len(key);
     let key_ref = key.key_ref;
     // Software hash → DigestInfo, for keys that take CKM_RSA_PKCS over a DigestInfo.
     let digest_info = |alg: HashAlg, message: &[u8]| {
-        soft::digest_info(alg, &soft::digest(alg, message)).map_err(|_| incorrect_data())
+        soft::digest_info(alg, &soft::digest(alg, message)).map_err(|_| Refusal::InputForm)
     };
     match (generation, key.role) {
         (Generation::Cps3 | Generation::Cps3Cl, KeyRole::Signature) => match input {
@@ -96,19 +108,17 @@ fn plan_sign(
                     key_ref,
                 })
             }
-            SignInput::Pss { .. } | SignInput::Raw { .. } => Err(CardError::ConditionsNotSatisfied),
+            SignInput::Pss { .. } | SignInput::Raw { .. } => Err(Refusal::KeyCannot),
         },
         (Generation::Cps3 | Generation::Cps3Cl, _) => {
             let data = match input {
                 SignInput::Pkcs1 { data } => data.clone(),
                 SignInput::Pkcs1Message { alg, message } => digest_info(*alg, message)?,
-                SignInput::Pss { .. } | SignInput::Raw { .. } => {
-                    return Err(CardError::ConditionsNotSatisfied)
-                }
+                SignInput::Pss { .. } | SignInput::Raw { .. } => return Err(Refusal::KeyCannot),
             };
             let max = k * layout::INTERNAL_AUTH_MAX_PERCENT / 100;
             if data.is_empty() || data.len() > max {
-                return Err(CardError::WrongLength);
+                return Err(Refusal::InputLength);
             }
             Ok(SignPlan::Cps3InternalAuth { data, key_ref })
         }
@@ -120,7 +130,7 @@ fn plan_sign(
             match (role, input) {
                 (_, SignInput::Pss { alg, hash }) => {
                     if hash.len() != alg.len() {
-                        return Err(CardError::WrongLength);
+                        return Err(Refusal::InputLength);
                     }
                     let alg_id = match alg {
                         HashAlg::Sha1 => chipdoc_alg::PSS_SHA1,
@@ -147,22 +157,19 @@ fn plan_sign(
                         key_ref,
                     })
                 }
-                (KeyRole::Signature, SignInput::Raw { .. }) => {
-                    Err(CardError::ConditionsNotSatisfied)
-                }
+                (KeyRole::Signature, SignInput::Raw { .. }) => Err(Refusal::KeyCannot),
                 (_, SignInput::Pkcs1 { data }) => {
-                    let block =
-                        soft::pkcs1_type1_pad(data, k).map_err(|_| CardError::WrongLength)?;
+                    let block = soft::pkcs1_type1_pad(data, k).map_err(|_| Refusal::InputLength)?;
                     Ok(SignPlan::Cps4Raw { block, key_ref })
                 }
                 (_, SignInput::Pkcs1Message { alg, message }) => {
                     let block = soft::pkcs1_type1_pad(&digest_info(*alg, message)?, k)
-                        .map_err(|_| CardError::WrongLength)?;
+                        .map_err(|_| Refusal::InputLength)?;
                     Ok(SignPlan::Cps4Raw { block, key_ref })
                 }
                 (_, SignInput::Raw { block }) => {
                     if block.len() > k {
-                        return Err(CardError::WrongLength);
+                        return Err(Refusal::InputLength);
                     }
                     let mut full = vec![0u8; k - block.len()];
                     full.extend_from_slice(block);
@@ -177,12 +184,12 @@ fn plan_sign(
 }
 
 /// Checks a decryption input (cpx-cards §8.12, §10.2).
-fn check_decrypt_input(key: &KeyInfo, cryptogram: &[u8]) -> Result<(), CardError> {
+fn check_decrypt_input(key: &KeyInfo, cryptogram: &[u8]) -> Result<(), Refusal> {
     if !key.can_decrypt || key.role == KeyRole::Signature {
-        return Err(CardError::ConditionsNotSatisfied);
+        return Err(Refusal::KeyCannot);
     }
     if cryptogram.len() != key_len(key) {
-        return Err(CardError::WrongLength);
+        return Err(Refusal::InputLength);
     }
     Ok(())
 }
@@ -201,45 +208,56 @@ fn fixed_len(mut out: Vec<u8>, k: usize) -> Result<Vec<u8>, CardError> {
 }
 
 impl CpxCard {
+    /// Whether the key can sign inputs of this form at all (C_SignInit: no data yet).
+    pub fn check_sign_form(&self, key_id: &[u8], form: SignForm) -> Result<(), CpxError> {
+        Ok(check_form(
+            self.session.generation,
+            self.key(key_id)?,
+            form,
+        )?)
+    }
+
     /// Whether `sign(key_id, input)` would be refused without touching the card, and why
     /// (same errors as `sign`).
-    pub fn check_sign(&self, key_id: &[u8], input: &SignInput) -> Result<(), CardError> {
+    pub fn check_sign(&self, key_id: &[u8], input: &SignInput) -> Result<(), CpxError> {
         let key = self.key(key_id)?;
-        plan_sign(self.session.generation, key, input).map(|_| ())
+        plan_sign(self.session.generation, key, input)?;
+        Ok(())
     }
 
     /// Whether `decrypt(key_id, cryptogram)` would be refused without touching the card.
-    pub fn check_decrypt(&self, key_id: &[u8], cryptogram: &[u8]) -> Result<(), CardError> {
-        check_decrypt_input(self.key(key_id)?, cryptogram)
+    pub fn check_decrypt(&self, key_id: &[u8], cryptogram: &[u8]) -> Result<(), CpxError> {
+        Ok(check_decrypt_input(self.key(key_id)?, cryptogram)?)
     }
 
     /// Signs with the key whose CKA_ID is `key_id`; returns modulus-length bytes.
-    pub fn sign(&mut self, key_id: &[u8], input: &SignInput) -> Result<Vec<u8>, CardError> {
+    pub fn sign(&mut self, key_id: &[u8], input: &SignInput) -> Result<Vec<u8>, CpxError> {
         let key = self.key(key_id)?.clone();
         let plan = plan_sign(self.session.generation, &key, input)?;
         let k = key_len(&key);
         let sig = self.run(|ch, s| execute_sign(ch, s, &plan, k))?;
-        fixed_len(sig, k)
+        Ok(fixed_len(sig, k)?)
     }
 
     /// PKCS#1 v1.5 decryption with the authentication key; returns the plaintext.
-    pub fn decrypt(&mut self, key_id: &[u8], cryptogram: &[u8]) -> Result<Vec<u8>, CardError> {
+    pub fn decrypt(&mut self, key_id: &[u8], cryptogram: &[u8]) -> Result<Vec<u8>, CpxError> {
         let key = self.key(key_id)?.clone();
         check_decrypt_input(&key, cryptogram)?;
         let k = key_len(&key);
-        self.run(|ch, s| match s.generation {
-            Generation::Cps4 => {
+        if self.session.generation == Generation::Cps4 {
+            // Raw RSA on the card, the PKCS#1 block removed here.
+            let block = self.run(|ch, _| {
                 cps4::mse_decipher(ch, key.key_ref)?;
                 let block = cps4::raw_rsa(ch, cryptogram, k)?;
-                let block = zeroize::Zeroizing::new(fixed_len(block, k)?);
-                let plain = soft::pkcs1_type2_unpad(&block).map_err(|_| incorrect_data())?;
-                Ok(plain.to_vec())
-            }
-            _ => {
-                let alg = s.alg.decipher;
-                cps3::mse_key(ch, s, template::CT, alg, key.key_ref)?;
-                cps3::pso_decipher(ch, cryptogram)
-            }
+                Ok(zeroize::Zeroizing::new(fixed_len(block, k)?))
+            })?;
+            let plain = soft::pkcs1_type2_unpad(&block).map_err(|_| Refusal::InputForm)?;
+            return Ok(plain.to_vec());
+        }
+        self.run(|ch, s| {
+            let alg = s.alg.decipher;
+            cps3::mse_key(ch, s, template::CT, alg, key.key_ref)?;
+            cps3::pso_decipher(ch, cryptogram)
         })
     }
 }

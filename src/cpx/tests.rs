@@ -270,8 +270,14 @@ fn bind_contactless() {
     assert!(cmds.len() <= 3, "{}", cmds.len());
     assert_eq!(hex(&cmds[0]), "002241A406800102840181");
     // No PIN on this token.
-    assert!(matches!(c.login(b"1234"), Err(CardError::Malformed(_))));
-    assert!(matches!(c.pin_status(), Err(CardError::Malformed(_))));
+    assert!(matches!(
+        c.login(b"1234"),
+        Err(CpxError::Missing(Missing::UserPin))
+    ));
+    assert!(matches!(
+        c.pin_status(),
+        Err(CpxError::Missing(Missing::UserPin))
+    ));
     assert!(take_commands(&card).is_empty());
 }
 
@@ -281,9 +287,9 @@ fn not_a_cpx_card() {
     let t = ScriptedTransport::strict(&[0x3B, 0x02, 0x14, 0x50], &[]);
     assert_eq!(
         CpxCard::bind(Box::new(t)).err(),
-        Some(CardError::UnsupportedCard {
+        Some(CpxError::Card(CardError::UnsupportedCard {
             atr: vec![0x3B, 0x02, 0x14, 0x50]
-        })
+        }))
     );
     // A CPS3 ATR but an EF.SN of another issuer.
     let atr = [
@@ -298,7 +304,7 @@ fn not_a_cpx_card() {
     let t = ScriptedTransport::parse(&text).unwrap();
     assert!(matches!(
         CpxCard::bind(Box::new(t)),
-        Err(CardError::UnsupportedCard { .. })
+        Err(CpxError::Card(CardError::UnsupportedCard { .. }))
     ));
     // A CPS4 ATR, but no ChipDoc on channel 1 even after the re-selection sequence.
     let text = "strict\nprotocol T=1\natr 3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44\n\
@@ -309,7 +315,7 @@ fn not_a_cpx_card() {
     let t = ScriptedTransport::parse(text).unwrap();
     assert!(matches!(
         CpxCard::bind(Box::new(t)),
-        Err(CardError::UnsupportedCard { .. })
+        Err(CpxError::Card(CardError::UnsupportedCard { .. }))
     ));
     // A CPS3 ATR without EF.SN.
     let text = format!(
@@ -319,7 +325,7 @@ fn not_a_cpx_card() {
     let t = ScriptedTransport::parse(&text).unwrap();
     assert!(matches!(
         CpxCard::bind(Box::new(t)),
-        Err(CardError::UnsupportedCard { .. })
+        Err(CpxError::Card(CardError::UnsupportedCard { .. }))
     ));
 }
 
@@ -350,7 +356,7 @@ fn login_wrong_right_and_status() {
 
     assert_eq!(
         c.login(b"0000"),
-        Err(CardError::PinIncorrect { tries_left: 2 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 2 }))
     );
     let cmds = take_commands(&card);
     assert_eq!(cmds.len(), 1);
@@ -361,8 +367,11 @@ fn login_wrong_right_and_status() {
     assert_eq!(c.pin_status().unwrap().tries_left, 2);
     // Wrong length: refused without touching the card (and without costing a try).
     take_commands(&card);
-    assert_eq!(c.login(b"12345"), Err(CardError::WrongLength));
-    assert_eq!(c.login(b""), Err(CardError::WrongLength));
+    assert_eq!(
+        c.login(b"12345"),
+        Err(CpxError::Refused(Refusal::PinLength))
+    );
+    assert_eq!(c.login(b""), Err(CpxError::Refused(Refusal::PinLength)));
     assert!(take_commands(&card).is_empty());
 
     c.login(b"1234").unwrap();
@@ -384,14 +393,17 @@ fn blocked_pin_then_unblock() {
         (st.tries_left, st.verified, st.unblock_left),
         (0, false, Some(100))
     );
-    assert_eq!(c.login(b"1234"), Err(CardError::PinBlocked));
+    assert_eq!(c.login(b"1234"), Err(CpxError::Card(CardError::PinBlocked)));
     // PUK wrong length: no APDU.
     take_commands(&card);
-    assert_eq!(c.login_so(b"1234"), Err(CardError::WrongLength));
+    assert_eq!(
+        c.login_so(b"1234"),
+        Err(CpxError::Refused(Refusal::PinLength))
+    );
     assert!(take_commands(&card).is_empty());
     assert_eq!(
         c.login_so(b"87654321"),
-        Err(CardError::PinIncorrect { tries_left: 9 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 9 }))
     );
     c.login_so(b"12345678").unwrap();
     c.unblock_pin(b"4321").unwrap();
@@ -402,7 +414,7 @@ fn blocked_pin_then_unblock() {
     assert_eq!((st.tries_left, st.unblock_left), (3, Some(99)));
     assert_eq!(
         c.login(b"1234"),
-        Err(CardError::PinIncorrect { tries_left: 2 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 2 }))
     );
     c.login(b"4321").unwrap();
 }
@@ -413,16 +425,19 @@ fn change_pin_cps3() {
     take_commands(&card);
     assert_eq!(
         c.change_pin(b"9999", b"5678"),
-        Err(CardError::PinIncorrect { tries_left: 2 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 2 }))
     );
-    assert_eq!(c.change_pin(b"1234", b"567"), Err(CardError::WrongLength));
+    assert_eq!(
+        c.change_pin(b"1234", b"567"),
+        Err(CpxError::Refused(Refusal::PinLength))
+    );
     c.change_pin(b"1234", b"5678").unwrap();
     let cmds = take_commands(&card);
     assert_eq!(cmds.len(), 2);
     assert_eq!(&cmds[1][..5], &[0x00, 0x24, 0x00, 0x01, 0x10]);
     assert_eq!(
         c.login(b"1234"),
-        Err(CardError::PinIncorrect { tries_left: 2 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 2 }))
     );
     c.login(b"5678").unwrap();
 }
@@ -442,7 +457,7 @@ fn logout_resets_security_and_forgets_private_values() {
     let hash = soft::digest(HashAlg::Sha256, b"x");
     assert_eq!(
         c.sign(&k, &SignInput::Pkcs1 { data: hash }),
-        Err(CardError::SecurityNotSatisfied)
+        Err(CpxError::Card(CardError::SecurityNotSatisfied))
     );
 }
 
@@ -460,7 +475,7 @@ fn cps3_signature_key_all_paths() {
     let h = soft::digest(HashAlg::Sha256, b"doc");
     assert_eq!(
         c.sign(&k.id, &SignInput::Pkcs1 { data: h.clone() }),
-        Err(CardError::SecurityNotSatisfied)
+        Err(CpxError::Card(CardError::SecurityNotSatisfied))
     );
     c.login(b"1234").unwrap();
     take_commands(&card);
@@ -545,21 +560,33 @@ fn cps3_signature_key_all_paths() {
         SignInput::Pkcs1 { data: vec![] },
     ] {
         // Neither a hash nor a DigestInfo by its size.
-        assert_eq!(c.check_sign(&k.id, &input), Err(CardError::WrongLength));
-        assert_eq!(c.sign(&k.id, &input), Err(CardError::WrongLength));
+        assert_eq!(
+            c.check_sign(&k.id, &input),
+            Err(CpxError::Refused(Refusal::InputLength))
+        );
+        assert_eq!(
+            c.sign(&k.id, &input),
+            Err(CpxError::Refused(Refusal::InputLength))
+        );
     }
     let pss = SignInput::Pss {
         alg: HashAlg::Sha256,
         hash: h.clone(),
     };
-    assert_eq!(c.sign(&k.id, &pss), Err(CardError::ConditionsNotSatisfied));
+    assert_eq!(
+        c.sign(&k.id, &pss),
+        Err(CpxError::Refused(Refusal::KeyCannot))
+    );
     let raw = SignInput::Raw {
         block: vec![0; 256],
     };
-    assert_eq!(c.sign(&k.id, &raw), Err(CardError::ConditionsNotSatisfied));
+    assert_eq!(
+        c.sign(&k.id, &raw),
+        Err(CpxError::Refused(Refusal::KeyCannot))
+    );
     assert_eq!(
         c.decrypt(&k.id, &[0; 256]),
-        Err(CardError::ConditionsNotSatisfied)
+        Err(CpxError::Refused(Refusal::KeyCannot))
     );
     assert!(take_commands(&card).is_empty());
 }
@@ -603,7 +630,7 @@ fn cps3_authentication_key_sign_and_decrypt() {
                 data: vec![0x5A; 103]
             }
         ),
-        Err(CardError::WrongLength)
+        Err(CpxError::Refused(Refusal::InputLength))
     );
 
     // Hash-and-sign on the authentication key: software hash + DigestInfo.
@@ -628,7 +655,7 @@ fn cps3_authentication_key_sign_and_decrypt() {
                 hash: vec![0; 20]
             }
         ),
-        Err(CardError::ConditionsNotSatisfied)
+        Err(CpxError::Refused(Refusal::KeyCannot))
     );
     take_commands(&card);
 
@@ -648,7 +675,7 @@ fn cps3_authentication_key_sign_and_decrypt() {
     // Wrong cryptogram length: no APDU.
     assert_eq!(
         c.decrypt(&k.id, &cryptogram[1..]),
-        Err(CardError::WrongLength)
+        Err(CpxError::Refused(Refusal::InputLength))
     );
     assert_eq!(c.check_decrypt(&k.id, &cryptogram), Ok(()));
     assert!(take_commands(&card).is_empty());
@@ -687,15 +714,15 @@ fn data_objects_private_volet_and_write() {
     // Private before login: refused by the card.
     assert_eq!(
         c.read_data_object("CPS_ACTIVITY_01_PS"),
-        Err(CardError::SecurityNotSatisfied)
+        Err(CpxError::Card(CardError::SecurityNotSatisfied))
     );
     assert_eq!(
         c.read_data_object("CPS2TER_ACTIVITY_01_PS"),
-        Err(CardError::SecurityNotSatisfied)
+        Err(CpxError::Card(CardError::SecurityNotSatisfied))
     );
     assert!(matches!(
         c.read_data_object("NOPE"),
-        Err(CardError::Malformed(_))
+        Err(CpxError::Missing(Missing::DataObject))
     ));
     c.login(b"1234").unwrap();
     let act = c.read_data_object("CPS_ACTIVITY_01_PS").unwrap();
@@ -727,15 +754,15 @@ fn data_objects_private_volet_and_write() {
     );
     assert_eq!(
         c.write_data_object("CPS_DATA", &[1; 257]),
-        Err(CardError::WrongLength)
+        Err(CpxError::Refused(Refusal::InputLength))
     );
     assert_eq!(
         c.write_data_object("CPS_NAME_PS", b"x"),
-        Err(CardError::ConditionsNotSatisfied)
+        Err(CpxError::Refused(Refusal::ReadOnly))
     );
     assert_eq!(
         c.write_data_object("CPS_SIT_FACT", b"x"),
-        Err(CardError::ConditionsNotSatisfied)
+        Err(CpxError::Refused(Refusal::ReadOnly))
     );
 }
 
@@ -773,7 +800,7 @@ fn cps4_pin_sign_pss_raw_decrypt() {
     assert_eq!(take_commands(&card), vec![vec![0x01, 0x20, 0x00, 0x01]]);
     assert_eq!(
         c.login(b"0000"),
-        Err(CardError::PinIncorrect { tries_left: 2 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 2 }))
     );
     c.login(b"1234").unwrap();
     take_commands(&card);
@@ -806,7 +833,7 @@ fn cps4_pin_sign_pss_raw_decrypt() {
                 block: vec![1; 256]
             }
         ),
-        Err(CardError::ConditionsNotSatisfied)
+        Err(CpxError::Refused(Refusal::KeyCannot))
     );
     take_commands(&card);
 
@@ -851,7 +878,7 @@ fn cps4_pin_sign_pss_raw_decrypt() {
                 hash: vec![0; 20]
             }
         ),
-        Err(CardError::WrongLength)
+        Err(CpxError::Refused(Refusal::InputLength))
     );
 
     // Authentication key, CKM_RSA_PKCS: host padding + raw RSA through PSO DECIPHER.
@@ -915,7 +942,7 @@ fn cps4_pin_sign_pss_raw_decrypt() {
                 block: vec![1; 257]
             }
         ),
-        Err(CardError::WrongLength)
+        Err(CpxError::Refused(Refusal::InputLength))
     );
     take_commands(&card);
 
@@ -927,7 +954,7 @@ fn cps4_pin_sign_pss_raw_decrypt() {
     assert_eq!(&cmds[1][..5], &[0x11, 0x2A, 0x80, 0x86, 0xFF]);
     assert_eq!(
         c.decrypt(&ks.id, &cryptogram),
-        Err(CardError::ConditionsNotSatisfied)
+        Err(CpxError::Refused(Refusal::KeyCannot))
     );
 }
 
@@ -944,7 +971,7 @@ fn cps4_69_85_recovery_then_redo_once() {
     // never re-sends the PIN on its own.
     assert_eq!(
         c.sign(&ks.id, &SignInput::Pkcs1 { data: hash.clone() }),
-        Err(CardError::SecurityNotSatisfied)
+        Err(CpxError::Card(CardError::SecurityNotSatisfied))
     );
     let cmds = take_commands(&card);
     assert_eq!(cmds.len(), 6, "MSE, three SELECTs, MSE, PSO CDS");
@@ -987,7 +1014,7 @@ fn cps4_69_85_recovery_then_redo_once() {
     card.lock().unwrap().inject(5, FaultKind::Status(0x6985));
     assert_eq!(
         c.sign(&ks.id, &SignInput::Pkcs1 { data: hash }),
-        Err(CardError::ConditionsNotSatisfied)
+        Err(CpxError::Card(CardError::ConditionsNotSatisfied))
     );
     assert_eq!(take_commands(&card).len(), 5);
 }
@@ -1002,7 +1029,7 @@ fn cps4_after_reset_reselects_chipdoc() {
     take_commands(&card);
     assert_eq!(
         c.pin_status(),
-        Err(CardError::Transport(TransportError::Reset))
+        Err(CpxError::Card(CardError::Transport(TransportError::Reset)))
     );
     assert!(take_commands(&card).is_empty());
     let st = c.pin_status().unwrap();
@@ -1012,7 +1039,10 @@ fn cps4_after_reset_reselects_chipdoc() {
     assert!(cmds.len() <= 5, "{} commands", cmds.len());
     // A reset instead of an answer: 69 85-style recovery is not needed, the reset is.
     card.lock().unwrap().inject(1, FaultKind::Reset);
-    assert_eq!(c.pin_status(), Err(CardError::ResetDuringCommand));
+    assert_eq!(
+        c.pin_status(),
+        Err(CpxError::Card(CardError::ResetDuringCommand))
+    );
     assert!(c.pin_status().is_ok());
 }
 
@@ -1059,7 +1089,10 @@ fn removal_and_reset() {
     c.login(b"1234").unwrap();
     // Reset instead of an answer: reported once as such, then the card works again.
     card.lock().unwrap().inject(1, FaultKind::Reset);
-    assert_eq!(c.pin_status(), Err(CardError::ResetDuringCommand));
+    assert_eq!(
+        c.pin_status(),
+        Err(CpxError::Card(CardError::ResetDuringCommand))
+    );
     let st = c.pin_status().unwrap();
     assert!(!st.verified, "a reset drops the PIN state");
     // Reset between two operations (another application): the next operation is not run,
@@ -1068,7 +1101,7 @@ fn removal_and_reset() {
     card.lock().unwrap().reset();
     assert_eq!(
         c.pin_status(),
-        Err(CardError::Transport(TransportError::Reset))
+        Err(CpxError::Card(CardError::Transport(TransportError::Reset)))
     );
     assert!(take_commands(&card).is_empty(), "not run after a reset");
     assert!(c.pin_status().is_ok());
@@ -1081,7 +1114,10 @@ fn removal_and_reset() {
     // Removal.
     card.lock().unwrap().remove();
     assert!(!c.is_present());
-    assert!(matches!(c.pin_status(), Err(CardError::Transport(_))));
+    assert!(matches!(
+        c.pin_status(),
+        Err(CpxError::Card(CardError::Transport(_)))
+    ));
     card.lock().unwrap().insert();
     assert!(
         !c.is_present(),
@@ -1089,7 +1125,9 @@ fn removal_and_reset() {
     );
     assert!(matches!(
         c.pin_status(),
-        Err(CardError::Transport(TransportError::Removed))
+        Err(CpxError::Card(CardError::Transport(
+            TransportError::Removed
+        )))
     ));
 }
 
@@ -1157,7 +1195,7 @@ fn golden_cps3_login_and_hash_only_signature() {
     let (mut c, slot) = scripted("cps3-doctor", &steps);
     assert_eq!(
         c.login(b"1235"),
-        Err(CardError::PinIncorrect { tries_left: 2 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 2 }))
     );
     c.login(b"1234").unwrap();
     let k = key(&c, "CPS_PRIV_SIG").id.clone();
@@ -1249,10 +1287,10 @@ fn golden_cps4_wrong_pin_and_blocked() {
     let (mut c, slot) = scripted("cps4-nurse", steps);
     assert_eq!(
         c.login(b"0000"),
-        Err(CardError::PinIncorrect { tries_left: 2 })
+        Err(CpxError::Card(CardError::PinIncorrect { tries_left: 2 }))
     );
     // CPS4: 63 C0 means blocked (Cryptolib behaviour).
-    assert_eq!(c.login(b"0000"), Err(CardError::PinBlocked));
+    assert_eq!(c.login(b"0000"), Err(CpxError::Card(CardError::PinBlocked)));
     let st = c.pin_status().unwrap();
     assert_eq!((st.tries_left, st.verified), (0, false));
     finish(&slot);
@@ -1279,5 +1317,42 @@ fn print_bind_traces() {
     for persona in ["cps3-doctor", "cps4-nurse", "cps3-contactless"] {
         let (_, card) = open(persona);
         eprintln!("== {persona}\n{}", card.lock().unwrap().trace().render());
+    }
+}
+
+/// C_SignInit's verdicts (no data yet, no APDU): which forms each key of each generation
+/// takes; the same refusals `sign` gives once the data is there.
+#[test]
+fn sign_forms_each_key_takes() {
+    use SignForm::*;
+    let sha = HashAlg::Sha256;
+    let all = [Pkcs1, Pkcs1Message(sha), Pss(sha), Raw];
+    let cases: [(&str, &str, [bool; 4]); 4] = [
+        ("cps3-doctor", "CPS_PRIV_AUT", [true, true, false, false]),
+        ("cps3-doctor", "CPS_PRIV_SIG", [true, true, false, false]),
+        ("cps4-nurse", "CPS_PRIV_AUT", [true, true, true, true]),
+        ("cps4-nurse", "CPS_PRIV_SIG", [true, true, true, false]),
+    ];
+    for (persona, label, takes) in cases {
+        let (c, card) = open(persona);
+        take_commands(&card);
+        let id = key(&c, label).id.clone();
+        for (form, ok) in all.into_iter().zip(takes) {
+            let expected = if ok {
+                Ok(())
+            } else {
+                Err(CpxError::Refused(Refusal::KeyCannot))
+            };
+            assert_eq!(
+                c.check_sign_form(&id, form),
+                expected,
+                "{persona} {label} {form:?}"
+            );
+        }
+        assert_eq!(
+            c.check_sign_form(b"no such key", Pkcs1),
+            Err(CpxError::Missing(Missing::Key))
+        );
+        assert!(take_commands(&card).is_empty(), "no APDU for a check");
     }
 }

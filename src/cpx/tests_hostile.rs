@@ -206,7 +206,9 @@ fn data_object_file_size_from_the_card_is_bounded() {
     // check came only after that allocation).
     assert_eq!(
         r,
-        Err(CardError::Malformed("data object file larger than 32 KiB"))
+        Err(CpxError::Card(CardError::Malformed(
+            "data object file larger than 32 KiB"
+        )))
     );
     let sent = readers.cards()[0].1.lock().unwrap().trace().apdu_count() - sent_before;
     assert!(sent < 10, "{sent} APDUs for a refused write");

@@ -133,5 +133,25 @@ pub enum SignInput {
     Raw { block: Vec<u8> },
 }
 
+/// The form of a signing input, without its data: what is known at C_SignInit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignForm {
+    Pkcs1,
+    Pkcs1Message(HashAlg),
+    Pss(HashAlg),
+    Raw,
+}
+
+impl SignInput {
+    pub fn form(&self) -> SignForm {
+        match self {
+            SignInput::Pkcs1 { .. } => SignForm::Pkcs1,
+            SignInput::Pkcs1Message { alg, .. } => SignForm::Pkcs1Message(*alg),
+            SignInput::Pss { alg, .. } => SignForm::Pss(*alg),
+            SignInput::Raw { .. } => SignForm::Raw,
+        }
+    }
+}
+
 /// A PIN or PUK value in a buffer zeroed on drop.
 pub type Secret = Zeroizing<Vec<u8>>;

@@ -9,7 +9,7 @@ use super::object::{ObjectKind, ObjectView};
 use super::session::{DecryptOp, DigestOp, KeyOp, Operation, Output, SignOp, VerifyOp};
 use super::slot::LoginState;
 use crate::apdu::CardError;
-use crate::cpx::{Generation, HashAlg, KeyInfo, KeyRole, SignInput};
+use crate::cpx::{Generation, HashAlg, KeyInfo, KeyRole, Refusal, SignInput};
 use crate::soft::{self, SoftError};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -175,6 +175,9 @@ impl Module {
             pss_hash,
             k: key_bytes(&k),
         };
+        // The card's rules, as far as they are known without data (cpx owns them).
+        let form = sign_input(&op, &[])?.form();
+        self.token_mut(idx)?.card.check_sign_form(&k.id, form)?;
         self.set_op(
             h,
             Operation::Sign(SignOp {
@@ -543,8 +546,12 @@ impl Module {
             Err(e) => {
                 s.op = None;
                 return Err(match e {
-                    Error::Card(CardError::Status(_)) => Error::EncryptedDataInvalid,
-                    Error::Card(CardError::WrongLength) => Error::EncryptedDataLenRange,
+                    Error::Card(CardError::Status(_)) | Error::Refused(Refusal::InputForm) => {
+                        Error::EncryptedDataInvalid
+                    }
+                    Error::Card(CardError::WrongLength) | Error::Refused(Refusal::InputLength) => {
+                        Error::EncryptedDataLenRange
+                    }
                     e => e,
                 });
             }

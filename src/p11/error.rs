@@ -3,6 +3,7 @@
 //! at the call site with `.map_err` (see `Module`), never with `From<CK_RV>`.
 
 use crate::apdu::{CardError, StatusWord};
+use crate::cpx::{CpxError, Missing, Refusal};
 use crate::transport::TransportError;
 use cryptoki_sys::*;
 
@@ -101,11 +102,27 @@ pub enum Error {
     DeviceError(&'static str),
     #[error(transparent)]
     Card(#[from] CardError),
+    /// The card layer refused the request without sending anything (a rule of the card).
+    #[error("refused before reaching the card: {0}")]
+    Refused(Refusal),
+    /// The token has no such key, PIN or data object.
+    #[error("this token has no {0}")]
+    Missing(Missing),
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<CpxError> for Error {
+    fn from(e: CpxError) -> Self {
+        match e {
+            CpxError::Card(e) => Error::Card(e),
+            CpxError::Refused(r) => Error::Refused(r),
+            CpxError::Missing(m) => Error::Missing(m),
+        }
+    }
+}
 
 impl Error {
     /// The one mapping to `CK_RV`: exhaustive on purpose (a new variant must be placed here).
@@ -157,6 +174,19 @@ impl Error {
             Error::NoEvent => CKR_NO_EVENT,
             Error::DeviceError(_) => CKR_DEVICE_ERROR,
             Error::Card(e) => card_rv(e),
+            Error::Refused(r) => match r {
+                Refusal::InputLength => CKR_DATA_LEN_RANGE,
+                Refusal::InputForm => CKR_DATA_INVALID,
+                Refusal::KeyCannot => CKR_KEY_TYPE_INCONSISTENT,
+                Refusal::PinLength => CKR_PIN_LEN_RANGE,
+                Refusal::ReadOnly => CKR_ATTRIBUTE_READ_ONLY,
+            },
+            Error::Missing(m) => match m {
+                Missing::Key => CKR_KEY_HANDLE_INVALID,
+                Missing::UserPin => CKR_USER_PIN_NOT_INITIALIZED,
+                Missing::Puk => CKR_USER_TYPE_INVALID,
+                Missing::DataObject => CKR_OBJECT_HANDLE_INVALID,
+            },
             Error::Internal(_) => CKR_GENERAL_ERROR,
         }
     }
@@ -373,6 +403,25 @@ mod tests {
             (Error::NoEvent, CKR_NO_EVENT),
             (Error::DeviceError("x"), CKR_DEVICE_ERROR),
             (Error::Internal("x"), CKR_GENERAL_ERROR),
+            // Decided by the card layer without card I/O (cpx::Refusal, cpx::Missing).
+            (Error::Refused(Refusal::InputLength), CKR_DATA_LEN_RANGE),
+            (Error::Refused(Refusal::InputForm), CKR_DATA_INVALID),
+            (
+                Error::Refused(Refusal::KeyCannot),
+                CKR_KEY_TYPE_INCONSISTENT,
+            ),
+            (Error::Refused(Refusal::PinLength), CKR_PIN_LEN_RANGE),
+            (Error::Refused(Refusal::ReadOnly), CKR_ATTRIBUTE_READ_ONLY),
+            (Error::Missing(Missing::Key), CKR_KEY_HANDLE_INVALID),
+            (
+                Error::Missing(Missing::UserPin),
+                CKR_USER_PIN_NOT_INITIALIZED,
+            ),
+            (Error::Missing(Missing::Puk), CKR_USER_TYPE_INVALID),
+            (
+                Error::Missing(Missing::DataObject),
+                CKR_OBJECT_HANDLE_INVALID,
+            ),
         ]
     }
 

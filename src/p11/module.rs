@@ -7,7 +7,7 @@ use super::mechanism;
 use super::session::{Operation, Session};
 use super::slot::{LoginState, Slot, SlotInfo, Token, TokenInfo};
 use crate::apdu::CardError;
-use crate::cpx::{CpxCard, PinInfo};
+use crate::cpx::{CpxCard, CpxError, PinInfo};
 use crate::locked::LockedSecret;
 use crate::transport::{ReaderInfo, ReaderWatch, Readers, TransportError, WakeUp};
 use cryptoki_sys::*;
@@ -207,7 +207,7 @@ impl Module {
                 Ok(())
             }
             // Override: a card error while binding means "not one of ours" (style.md §4).
-            Err(e @ (CardError::Transport(_) | CardError::ResetDuringCommand)) => {
+            Err(CpxError::Card(e @ (CardError::Transport(_) | CardError::ResetDuringCommand))) => {
                 Err(Error::Card(e))
             }
             Err(e) => {
@@ -281,7 +281,7 @@ impl Module {
         &mut self,
         idx: usize,
         replay: Replay,
-        mut f: impl FnMut(&mut Token) -> std::result::Result<T, CardError>,
+        mut f: impl FnMut(&mut Token) -> std::result::Result<T, CpxError>,
     ) -> Result<T> {
         let mut replayed_pin = false;
         for attempt in 0..3 {
@@ -289,7 +289,9 @@ impl Module {
             let token = self.token_mut(idx)?;
             let e = match f(token) {
                 Ok(v) => return Ok(v),
-                Err(e) => e,
+                // Refusals and missing things are the caller's; only card answers are handled.
+                Err(CpxError::Card(e)) => e,
+                Err(e) => return Err(e.into()),
             };
             match e {
                 CardError::Transport(TransportError::Reset) if again => self.after_reset(idx)?,
@@ -340,7 +342,7 @@ impl Module {
             return Ok(false);
         };
         let mut r = token.card.login(&pin);
-        if r == Err(CardError::Transport(TransportError::Reset)) {
+        if r == Err(CpxError::Card(CardError::Transport(TransportError::Reset))) {
             // Reset again before the VERIFY was sent: nothing reached the card.
             r = token.card.login(&pin);
         }
@@ -350,7 +352,7 @@ impl Module {
                 log::warn!("silent PIN re-verification failed: {e}");
                 token.forget_login();
                 match e {
-                    CardError::Transport(_) => Err(self.card_failure(idx, e)),
+                    CpxError::Card(e @ CardError::Transport(_)) => Err(self.card_failure(idx, e)),
                     _ => Ok(false),
                 }
             }

@@ -3,7 +3,7 @@
 
 use cpx_pkcs11::apdu::CardError;
 use cpx_pkcs11::config::Config;
-use cpx_pkcs11::cpx::{layout, CpxCard};
+use cpx_pkcs11::cpx::{layout, CpxCard, CpxError, Refusal};
 use cpx_pkcs11::transport::{readers_from_config, ReaderInfo, Readers, Transport, TransportError};
 
 use crate::recorder::{Recorder, Recording};
@@ -123,7 +123,7 @@ pub fn bind_reader(
     readers: &mut dyn Readers,
     reader: &str,
     recording: Option<Recording>,
-) -> Result<CpxCard, CardError> {
+) -> Result<CpxCard, CpxError> {
     let transport = readers.connect(reader)?;
     let transport: Box<dyn Transport> = match recording {
         Some(rec) => Box::new(Recorder::new(transport, rec)),
@@ -185,7 +185,15 @@ pub fn transport_error(e: &TransportError) -> String {
     }
 }
 
-pub fn card_error(e: &CardError) -> String {
+pub fn card_error(e: &CpxError) -> String {
+    let e = match e {
+        CpxError::Card(e) => e,
+        CpxError::Refused(Refusal::PinLength) => {
+            return tr!("longueur du code incorrecte", "wrong code length")
+        }
+        CpxError::Refused(r) => return tr!("refusé : {r}", "refused: {r}"),
+        CpxError::Missing(m) => return tr!("absent de la carte : {m}", "not on this card: {m}"),
+    };
     match e {
         CardError::Transport(t) => transport_error(t),
         CardError::PinIncorrect { tries_left } => {
@@ -222,12 +230,14 @@ pub fn card_error(e: &CardError) -> String {
     }
 }
 
-pub fn bind_message(reader: &str, e: &CardError) -> String {
+pub fn bind_message(reader: &str, e: &CpxError) -> String {
     let what = card_error(e);
-    match e {
-        CardError::Transport(_)
-        | CardError::UnsupportedCard { .. }
-        | CardError::LegacyCps2ter { .. } => {
+    match e.card() {
+        Some(
+            CardError::Transport(_)
+            | CardError::UnsupportedCard { .. }
+            | CardError::LegacyCps2ter { .. },
+        ) => {
             tr!("lecteur {reader:?} : {what}", "reader {reader:?}: {what}")
         }
         _ => tr!(

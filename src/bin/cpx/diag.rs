@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use cpx_pkcs11::apdu::CardError;
 use cpx_pkcs11::config::CacheSettings;
-use cpx_pkcs11::cpx::CpxCard;
+use cpx_pkcs11::cpx::{CpxCard, CpxError};
 use cpx_pkcs11::transport::{Readers, TransportError};
 
 use crate::card;
@@ -282,21 +282,25 @@ fn card_checks(
     out.push(certificates_check(&card, now));
 }
 
-fn recognition_failure(reader: &str, e: &CardError) -> Check {
+fn recognition_failure(reader: &str, e: &CpxError) -> Check {
     let what = card::card_error(e);
     let msg = tr!("lecteur {reader:?} : {what}", "reader {reader:?}: {what}");
-    match e {
-        CardError::UnsupportedCard { .. } => check("card_recognised", Status::Fail, msg).fix(tr!(
-            "insérez votre carte CPS3 ou CPS4 (une carte Vitale ou bancaire ne convient pas)",
-            "insert your CPS3 or CPS4 card (a Vitale or bank card will not do)"
-        )),
-        CardError::LegacyCps2ter { .. } => check("card_recognised", Status::Fail, msg).fix(tr!(
-            "cette carte n'est plus utilisable pour s'authentifier ou signer : commandez une \
+    match e.card() {
+        Some(CardError::UnsupportedCard { .. }) => {
+            check("card_recognised", Status::Fail, msg).fix(tr!(
+                "insérez votre carte CPS3 ou CPS4 (une carte Vitale ou bancaire ne convient pas)",
+                "insert your CPS3 or CPS4 card (a Vitale or bank card will not do)"
+            ))
+        }
+        Some(CardError::LegacyCps2ter { .. }) => {
+            check("card_recognised", Status::Fail, msg).fix(tr!(
+                "cette carte n'est plus utilisable pour s'authentifier ou signer : commandez une \
              carte CPS3/CPS4 (votre ordre, ou l'ANS : esante.gouv.fr)",
-            "this card can no longer authenticate or sign: order a CPS3/CPS4 card (from your \
+                "this card can no longer authenticate or sign: order a CPS3/CPS4 card (from your \
              professional body, or ANS: esante.gouv.fr)"
-        )),
-        CardError::Transport(TransportError::Sharing) => {
+            ))
+        }
+        Some(CardError::Transport(TransportError::Sharing)) => {
             check("card_recognised", Status::Fail, msg).fix(tr!(
                 "fermez l'application qui garde la carte (logiciel de facturation, navigateur), \
                  puis relancez cpx diag",

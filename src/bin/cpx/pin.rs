@@ -6,7 +6,7 @@
 use std::io::BufRead;
 
 use cpx_pkcs11::apdu::CardError;
-use cpx_pkcs11::cpx::{CpxCard, PinInfo};
+use cpx_pkcs11::cpx::{CpxCard, CpxError, PinInfo};
 use zeroize::Zeroizing;
 
 use crate::card;
@@ -147,10 +147,10 @@ fn left_text(pin: &Pin) -> String {
 }
 
 /// A refused code: how many tries are left, or what to do when none is.
-fn wrong(card: &mut CpxCard, what: &str, e: &CardError) -> Outcome {
+fn wrong(card: &mut CpxCard, what: &str, e: &CpxError) -> Outcome {
     let pin = after(card);
-    match e {
-        CardError::PinIncorrect { tries_left } if *tries_left > 0 => {
+    match e.card() {
+        Some(CardError::PinIncorrect { tries_left }) if *tries_left > 0 => {
             let t = report::tries(*tries_left);
             outcome(
                 "wrong_code",
@@ -159,7 +159,7 @@ fn wrong(card: &mut CpxCard, what: &str, e: &CardError) -> Outcome {
                 EXIT_ERROR,
             )
         }
-        CardError::PinIncorrect { .. } | CardError::PinBlocked => outcome(
+        Some(CardError::PinIncorrect { .. } | CardError::PinBlocked) => outcome(
             "blocked",
             tr!(
                 "{what} incorrect : il est maintenant bloqué",
@@ -168,7 +168,7 @@ fn wrong(card: &mut CpxCard, what: &str, e: &CardError) -> Outcome {
             &pin,
             EXIT_ERROR,
         ),
-        other => outcome("error", card::card_error(other), &pin, EXIT_ERROR),
+        _ => outcome("error", card::card_error(e), &pin, EXIT_ERROR),
     }
 }
 
@@ -241,8 +241,8 @@ pub fn unblock(card: &mut CpxCard, source: &Source) -> Result<Outcome, String> {
     if let Err(e) = card.login_so(puk.as_bytes()) {
         let mut o = wrong(card, &puk_word(), &e);
         if matches!(
-            e,
-            CardError::PinBlocked | CardError::PinIncorrect { tries_left: 0 }
+            e.card(),
+            Some(CardError::PinBlocked | CardError::PinIncorrect { tries_left: 0 })
         ) {
             o.text.push_str(&tr!(
                 "Sans PUK valide, la carte ne peut plus être débloquée : commandez une nouvelle \
@@ -267,7 +267,7 @@ pub fn unblock(card: &mut CpxCard, source: &Source) -> Result<Outcome, String> {
                 EXIT_OK,
             ))
         }
-        Err(CardError::PinBlocked) => {
+        Err(CpxError::Card(CardError::PinBlocked)) => {
             let pin = after(card);
             Ok(outcome(
                 "exhausted",
