@@ -11,12 +11,22 @@ use cryptoki_sys::*;
 
 const NO_VERSION: CK_VERSION = CK_VERSION { major: 0, minor: 0 };
 
-/// The readers the module drives (`transport::readers_from_config`).
-fn readers(config: &Config) -> Result<Box<dyn Readers>> {
-    readers_from_config(config).map_err(|e| {
+/// The readers the module drives (`transport::readers_from_config`), and in a `sim` build
+/// the handles of the simulated cards (for the control hook).
+fn readers(config: &Config) -> Result<(Box<dyn Readers>, super::SimCards)> {
+    let failed = |e: String| {
         log::error!("{e}");
         Error::Internal("CPX_SIM_CARDS names an unknown card")
-    })
+    };
+    #[cfg(feature = "sim")]
+    if let Some(r) = crate::transport::sim_readers_from_config(config).map_err(failed)? {
+        let cards = r.cards().into_iter().map(|(_, card)| card).collect();
+        return Ok((Box::new(r), cards));
+    }
+    Ok((
+        readers_from_config(config).map_err(failed)?,
+        Default::default(),
+    ))
 }
 
 entry!(
@@ -63,12 +73,13 @@ entry!(
             log::info!("C_Initialize after fork: dropping the parent's state unused");
             std::mem::forget(old);
         }
-        let mut module = Module::new(readers(&config)?);
+        let (readers, sim) = readers(&config)?;
+        let mut module = Module::new(readers);
         module.pin_cache = config.pin_cache;
         module.card_cache = crate::cpx::cache::CardCache::from_settings(&config.cache);
         // Re-list readers at most every 100 ms (pcscd itself polls cards every 400 ms).
         module.scan_ttl = std::time::Duration::from_millis(100);
-        *g = Some(Global { module, pid });
+        *g = Some(Global { module, pid, sim });
         Ok(())
     }
 );

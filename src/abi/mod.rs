@@ -34,12 +34,23 @@ mod lists;
 mod object;
 mod out;
 mod session;
+#[cfg(feature = "sim")]
+mod sim_control;
 mod unsupported;
+
+/// The simulated cards' handles, for the control hook of `sim` builds (nothing otherwise).
+#[cfg(feature = "sim")]
+use sim_control::SimCards;
+#[cfg(not(feature = "sim"))]
+type SimCards = ();
 
 /// The module and the process that initialised it (fork detection).
 struct Global {
     module: Module,
     pid: u32,
+    /// The simulated cards (`CPX_SIM_CARDS`) the control hook acts on.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
+    sim: SimCards,
 }
 
 /// The single global (`style.md` §3.5): one lock, held for the whole call.

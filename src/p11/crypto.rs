@@ -540,11 +540,12 @@ impl Module {
             return Err(Error::ObjectHandleInvalid(key));
         };
         let r = self.card_op(idx, Replay::Safe, |t| t.card.decrypt(&key_id, &cryptogram));
-        let s = self.session_mut(h)?;
         let plain = match r {
             Ok(p) => Zeroizing::new(p),
             Err(e) => {
-                s.op = None;
+                // A card pulled meanwhile took the session with it: its error is the answer
+                // (CKR_TOKEN_NOT_PRESENT, as C_Sign), not the session's.
+                self.end_operation(h);
                 return Err(match e {
                     Error::Card(CardError::Status(_)) | Error::Refused(Refusal::InputForm) => {
                         Error::EncryptedDataInvalid
@@ -556,6 +557,7 @@ impl Module {
                 });
             }
         };
+        let s = self.session_mut(h)?;
         if plain.len() <= cap {
             s.op = None;
             Ok(Output::Bytes(plain.to_vec()))

@@ -185,6 +185,11 @@ impl SimCard {
         self.resets
     }
 
+    /// APDUs received since the card was made (what [`SimCard::inject`] counts from).
+    pub fn apdu_count(&self) -> u64 {
+        self.apdu_count
+    }
+
     /// Live counters, for tests: (tries left, max tries, unblock uses left) of a CHV.
     pub fn chv_status(&self, reference: u8) -> Option<(u8, u8, Option<u16>)> {
         self.state.chv_status(reference)

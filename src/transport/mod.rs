@@ -276,12 +276,7 @@ impl WakeUp {
 /// a card that cannot be loaded (the message names the variable).
 pub fn readers_from_config(config: &Config) -> Result<Box<dyn Readers>, String> {
     #[cfg(feature = "sim")]
-    if let Some(spec) = &config.sim_cards {
-        let readers = r#virtual::SimReaders::from_spec(spec)
-            .map_err(|e| format!("CPX_SIM_CARDS={spec:?}: {e}"))?;
-        if let Some(keys) = &config.sim_pinpad {
-            readers.queue_keys(keys);
-        }
+    if let Some(readers) = sim_readers_from_config(config)? {
         return Ok(Box::new(readers));
     }
     let _ = config;
@@ -289,6 +284,22 @@ pub fn readers_from_config(config: &Config) -> Result<Box<dyn Readers>, String> 
     return Ok(Box::new(pcsc::PcscReaders::new()));
     #[cfg(not(feature = "pcsc"))]
     Ok(Box::new(NoReaders))
+}
+
+/// The simulated cards of `CPX_SIM_CARDS` (its `CPX_SIM_PINPAD` entries queued on their
+/// keypad), if the variable is set: the module's C_Initialize keeps their handles for the
+/// `sim`-only control hook (`transport::virtual::control`).
+#[cfg(feature = "sim")]
+pub fn sim_readers_from_config(config: &Config) -> Result<Option<r#virtual::SimReaders>, String> {
+    let Some(spec) = &config.sim_cards else {
+        return Ok(None);
+    };
+    let readers = r#virtual::SimReaders::from_spec(spec)
+        .map_err(|e| format!("CPX_SIM_CARDS={spec:?}: {e}"))?;
+    if let Some(keys) = &config.sim_pinpad {
+        readers.queue_keys(keys);
+    }
+    Ok(Some(readers))
 }
 
 /// Builds without PC/SC and without simulated cards have no readers.

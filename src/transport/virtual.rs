@@ -419,3 +419,74 @@ impl CardIo for SimTransport {
         }
     }
 }
+
+/// Why a [`control`] command was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlError {
+    /// Not a command of [`control`], or a bad argument.
+    Syntax(String),
+    /// No simulated card at this reader index.
+    NoReader(usize),
+}
+
+/// Acts on simulated cards from outside the module (the `sim`-only C hook
+/// `CPX_SimControl`, which tests/flow_fault_matrix.rs finds with dlsym). `cards` are the
+/// readers in `CPX_SIM_CARDS` order; `I` is an index in it. Commands (answer in the `Ok`):
+///
+/// * `fault I N:KIND` — the N-th APDU from now (1 = the next) fails as KIND, the syntax of
+///   `cpx-vcard --fault` (`remove`, `reset`, `sw=XXXX`, `truncate=N`) → 0;
+/// * `remove I`, `insert I` — the card leaves / enters its reader; `reset I` — another
+///   application resets it → 0;
+/// * `tries I [REF]` — tries left of the PIN with reference REF (hex, default `01`, the user
+///   PIN of the CPS3 and CPS4 profiles);
+/// * `fired I` — 1 when every fault scheduled on the card has fired, else 0; `clear I` —
+///   drops the faults not fired yet → 0;
+/// * `apdus I` — the APDUs the card has received since it was made (what `fault` counts).
+pub fn control(cards: &[SharedCard], command: &str) -> Result<u64, ControlError> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let syntax = || ControlError::Syntax(command.to_string());
+    let (verb, index, rest) = match words.as_slice() {
+        [verb, index, rest @ ..] => (*verb, index.parse::<usize>().map_err(|_| syntax())?, rest),
+        _ => return Err(syntax()),
+    };
+    let card = cards.get(index).ok_or(ControlError::NoReader(index))?;
+    let mut card = card
+        .lock()
+        .map_err(|_| ControlError::Syntax("card lock poisoned".into()))?;
+    match (verb, rest) {
+        ("fault", [spec]) => {
+            let f = crate::sim::faults::parse_spec(spec).map_err(ControlError::Syntax)?;
+            card.inject(f.at_apdu, f.kind);
+            Ok(0)
+        }
+        ("remove", []) => {
+            card.remove();
+            Ok(0)
+        }
+        ("insert", []) => {
+            card.insert();
+            Ok(0)
+        }
+        ("reset", []) => {
+            card.reset();
+            Ok(0)
+        }
+        ("tries", reference) if reference.len() <= 1 => {
+            let reference = match reference.first() {
+                Some(r) => u8::from_str_radix(r, 16).map_err(|_| syntax())?,
+                None => 0x01,
+            };
+            let (tries, _, _) = card.chv_status(reference).ok_or_else(syntax)?;
+            Ok(u64::from(tries))
+        }
+        ("fired", []) => Ok(u64::from(card.faults().lock().is_ok_and(|p| p.is_empty()))),
+        ("clear", []) => {
+            if let Ok(mut plan) = card.faults().lock() {
+                *plan = Default::default();
+            }
+            Ok(0)
+        }
+        ("apdus", []) => Ok(card.apdu_count()),
+        _ => Err(syntax()),
+    }
+}
