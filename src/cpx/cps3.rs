@@ -1,12 +1,14 @@
-//! CPS3, IAS-ECC (cpx-cards.md §6–§8): PIN state (VERIFY without data, DOCP GET DATA),
-//! VERIFY / CHANGE / RESET RETRY COUNTER, MSE:SET forms, the partial-hash PSO HASH, PSO CDS
-//! (after PSO HASH, or with the hash), INTERNAL AUTHENTICATE and chained PSO DECIPHER.
+//! CPS3, IAS-ECC (cpx-cards.md §6–§8): what this generation sends its own way — the DOCP
+//! GET DATA of the PIN counters, the MSE:SET forms and the key DF, the partial-hash PSO
+//! HASH, PSO CDS after it, and PSO DECIPHER with the padding indicator. The ISO commands
+//! both generations share are in `iso.rs`.
 //!
 //! MSE TLVs are written in the Cryptolib's order (`80` algorithm, then `84` key).
 
 use sha2::digest::generic_array::GenericArray;
 
 use super::files;
+use super::iso;
 use super::layout::MF;
 use super::session::Session;
 use crate::apdu::tlv::{find_path, Tag};
@@ -23,27 +25,6 @@ pub mod template {
     pub const DST: u8 = 0xB6;
     /// Confidentiality (PSO DECIPHER).
     pub const CT: u8 = 0xB8;
-}
-
-/// What VERIFY without data says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PinState {
-    Verified,
-    TriesLeft(u8),
-    Blocked,
-}
-
-/// `00 20 00 <ref>` (case 1): costs no try.
-pub fn verify_status(ch: &mut Channel<'_>, reference: u8) -> Result<PinState, CardError> {
-    let r = ch.transmit(&Command::new(0x00, 0x20, 0x00, reference))?;
-    match r.sw {
-        StatusWord::Ok => Ok(PinState::Verified),
-        StatusWord::TriesLeft(n) => Ok(PinState::TriesLeft(n)),
-        StatusWord::Blocked => Ok(PinState::Blocked),
-        other => Err(crate::apdu::check_sw(other)
-            .err()
-            .unwrap_or(CardError::Status(other))),
-    }
 }
 
 /// The counters of a CHV's DOCP: `9A` max tries, `9B` tries left, `9D` usage left.
@@ -92,32 +73,6 @@ pub fn parse_docp(answer: &[u8], reference: u8) -> Result<Docp, CardError> {
     Ok(out)
 }
 
-/// VERIFY with data: `00 20 00 <ref> Lc <value>`.
-pub fn verify(ch: &mut Channel<'_>, reference: u8, value: &[u8]) -> Result<(), CardError> {
-    let cmd = Command::new(0x00, 0x20, 0x00, reference).with_data(value);
-    ch.transmit_ok(&cmd).map(|_| ())
-}
-
-/// CHANGE REFERENCE DATA: `00 24 00 <ref> Lc <old ‖ new>`.
-pub fn change_reference_data(
-    ch: &mut Channel<'_>,
-    reference: u8,
-    old_and_new: &[u8],
-) -> Result<(), CardError> {
-    let cmd = Command::new(0x00, 0x24, 0x00, reference).with_data(old_and_new);
-    ch.transmit_ok(&cmd).map(|_| ())
-}
-
-/// RESET RETRY COUNTER with the new value only (P1=02), after the PUK was verified.
-pub fn reset_retry_counter(
-    ch: &mut Channel<'_>,
-    reference: u8,
-    new: &[u8],
-) -> Result<(), CardError> {
-    let cmd = Command::new(0x00, 0x2C, 0x02, reference).with_data(new);
-    ch.transmit_ok(&cmd).map(|_| ())
-}
-
 /// MSE:SET `00 22 41 <template> Lc 80 01 <alg> [84 01 <key>]`.
 pub fn mse_set(
     ch: &mut Channel<'_>,
@@ -129,8 +84,7 @@ pub fn mse_set(
     if let Some(k) = key_ref {
         data.extend_from_slice(&[0x84, 0x01, k]);
     }
-    let cmd = Command::new(0x00, 0x22, 0x41, template).with_data(&data);
-    ch.transmit_ok(&cmd).map(|_| ())
+    iso::mse_set(ch, 0x41, template, &data)
 }
 
 /// MSE:SET for a key in the application DF. The key SDOs are local to that DF (§5.5 #11):
@@ -251,23 +205,7 @@ pub fn pso_cds(
     hash: Option<&[u8]>,
     sig_len: usize,
 ) -> Result<Vec<u8>, CardError> {
-    let mut cmd = Command::new(0x00, 0x2A, 0x9E, 0x9A).with_le(sig_len.clamp(1, 256));
-    if let Some(h) = hash {
-        cmd = cmd.with_data(h);
-    }
-    ch.transmit_ok(&cmd)
-}
-
-/// INTERNAL AUTHENTICATE `00 88 00 00 Lc <data> [00]` (after MSE AT).
-pub fn internal_authenticate(
-    ch: &mut Channel<'_>,
-    data: &[u8],
-    sig_len: usize,
-) -> Result<Vec<u8>, CardError> {
-    let cmd = Command::new(0x00, 0x88, 0x00, 0x00)
-        .with_data(data)
-        .with_le(sig_len.clamp(1, 256));
-    ch.transmit_ok(&cmd)
+    iso::pso_cds(ch, hash, sig_len)
 }
 
 /// PSO DECIPHER with the padding indicator `81`, chained (§8.12); the card removes the
@@ -276,10 +214,7 @@ pub fn pso_decipher(ch: &mut Channel<'_>, cryptogram: &[u8]) -> Result<Vec<u8>, 
     let mut data = Vec::with_capacity(cryptogram.len() + 1);
     data.push(0x81);
     data.extend_from_slice(cryptogram);
-    let cmd = Command::new(0x00, 0x2A, 0x80, 0x86)
-        .with_data(&data)
-        .with_le(256);
-    ch.transmit_ok(&cmd)
+    iso::pso_decipher(ch, &data, 256)
 }
 
 #[cfg(test)]

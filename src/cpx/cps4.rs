@@ -12,6 +12,7 @@
 //!   and pads) and `41 B8 { 83 01 <key> }` (raw RSA through PSO DECIPHER, no padding
 //!   indicator, the host pads and unpads).
 
+use super::iso::{self, PinState};
 use super::layout::{CPS2TER_APPLET_AID, ISD_AID, MF_AID};
 use super::session::Session;
 use crate::apdu::{CardError, Channel, Command, StatusWord};
@@ -51,40 +52,25 @@ pub fn select_chipdoc(ch: &mut Channel<'_>, s: &mut Session) -> Result<(), CardE
     Ok(())
 }
 
-/// Whether a ChipDoc error means "lost applet/channel state".
-fn needs_recovery(e: &CardError) -> bool {
+/// Whether a ChipDoc error means "lost applet/channel state" (§10.7).
+pub fn needs_recovery(e: &CardError) -> bool {
     matches!(
         e,
         CardError::ConditionsNotSatisfied | CardError::Status(StatusWord::ChannelNotSupported)
     )
 }
 
-/// Runs a ChipDoc operation; on `69 85` / `68 81` runs the re-selection sequence and the
-/// operation once more, then reports whatever comes (§10.7).
-pub fn with_recovery<R>(
-    ch: &mut Channel<'_>,
-    s: &mut Session,
-    mut op: impl FnMut(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
-) -> Result<R, CardError> {
-    match op(ch, s) {
-        Err(e) if needs_recovery(&e) => {
-            log::info!("ChipDoc answered {e}; re-selecting the applet and retrying once");
-            reselect_sequence(ch)?;
-            s.chipdoc_selected = true;
-            op(ch, s)
-        }
-        other => other,
-    }
+/// The re-selection sequence after a lost applet state; ChipDoc is then selected.
+pub fn reselect(ch: &mut Channel<'_>, s: &mut Session) -> Result<(), CardError> {
+    reselect_sequence(ch)?;
+    s.chipdoc_selected = true;
+    Ok(())
 }
 
 /// VERIFY without data (`01 20 00 <ref>`): `63 C0` is treated as blocked, as the Cryptolib
 /// does on CPS4.
-pub fn verify_status(
-    ch: &mut Channel<'_>,
-    reference: u8,
-) -> Result<super::cps3::PinState, CardError> {
-    use super::cps3::PinState;
-    match super::cps3::verify_status(ch, reference)? {
+pub fn verify_status(ch: &mut Channel<'_>, reference: u8) -> Result<PinState, CardError> {
+    match iso::verify_status(ch, reference)? {
         PinState::TriesLeft(0) => Ok(PinState::Blocked),
         other => Ok(other),
     }
@@ -92,7 +78,12 @@ pub fn verify_status(
 
 /// VERIFY with data: `63 C0` becomes `PinBlocked`.
 pub fn verify(ch: &mut Channel<'_>, reference: u8, value: &[u8]) -> Result<(), CardError> {
-    match super::cps3::verify(ch, reference, value) {
+    blocked_at_zero(iso::verify(ch, reference, value))
+}
+
+/// A VERIFY answer as ChipDoc means it: `63 C0` is "blocked".
+pub fn blocked_at_zero(r: Result<(), CardError>) -> Result<(), CardError> {
+    match r {
         Err(CardError::PinIncorrect { tries_left: 0 }) => Err(CardError::PinBlocked),
         other => other,
     }
@@ -100,38 +91,31 @@ pub fn verify(ch: &mut Channel<'_>, reference: u8, value: &[u8]) -> Result<(), C
 
 /// CHANGE REFERENCE DATA with the new value only (P1=01), after VERIFY.
 pub fn change_new_only(ch: &mut Channel<'_>, reference: u8, new: &[u8]) -> Result<(), CardError> {
-    let cmd = Command::new(0x00, 0x24, 0x01, reference).with_data(new);
-    ch.transmit_ok(&cmd).map(|_| ())
+    iso::change_reference_data(ch, 0x01, reference, new)
 }
 
 /// RESET RETRY COUNTER without data: `01 2C 03 <ref | 80>`.
 pub fn reset_counter(ch: &mut Channel<'_>, reference: u8) -> Result<(), CardError> {
-    let cmd = Command::new(0x00, 0x2C, 0x03, reference | 0x80);
-    ch.transmit_ok(&cmd).map(|_| ())
+    iso::reset_retry_counter(ch, 0x03, reference | 0x80, None)
 }
 
 /// MSE for PSO CDS: `01 22 81 B6 04 91 02 <alg> <key | 80>`.
 pub fn mse_signature(ch: &mut Channel<'_>, alg: u8, key_ref: u8) -> Result<(), CardError> {
-    let cmd = Command::new(0x00, 0x22, 0x81, 0xB6).with_data(&[0x91, 0x02, alg, key_ref | 0x80]);
-    ch.transmit_ok(&cmd).map(|_| ())
+    iso::mse_set(ch, 0x81, 0xB6, &[0x91, 0x02, alg, key_ref | 0x80])
 }
 
 /// MSE for authentication / decipher: `01 22 41 B8 03 83 01 <key>`.
 pub fn mse_decipher(ch: &mut Channel<'_>, key_ref: u8) -> Result<(), CardError> {
-    let cmd = Command::new(0x00, 0x22, 0x41, 0xB8).with_data(&[0x83, 0x01, key_ref]);
-    ch.transmit_ok(&cmd).map(|_| ())
+    iso::mse_set(ch, 0x41, 0xB8, &[0x83, 0x01, key_ref])
 }
 
 /// PSO CDS with the hash: `01 2A 9E 9A <14|20> <hash> [00]`.
 pub fn pso_cds(ch: &mut Channel<'_>, hash: &[u8], sig_len: usize) -> Result<Vec<u8>, CardError> {
-    super::cps3::pso_cds(ch, Some(hash), sig_len)
+    iso::pso_cds(ch, Some(hash), sig_len)
 }
 
 /// Raw RSA through PSO DECIPHER without padding indicator, chained at 255 bytes:
 /// `11 2A 80 86 FF …`, `01 2A 80 86 01 … [00]`.
 pub fn raw_rsa(ch: &mut Channel<'_>, block: &[u8], out_len: usize) -> Result<Vec<u8>, CardError> {
-    let cmd = Command::new(0x00, 0x2A, 0x80, 0x86)
-        .with_data(block)
-        .with_le(out_len.clamp(1, 256));
-    ch.transmit_ok(&cmd)
+    iso::pso_decipher(ch, block, out_len)
 }

@@ -8,9 +8,14 @@
 //! * `pkcs15`  — lenient PKCS#15 parsing
 //! * `files`   — SELECT / READ BINARY / UPDATE BINARY per dialect
 //! * `bind`    — recognition and the one-time read of the token contents
-//! * `cps3`    — IAS-ECC: PIN state, MSE forms, partial-hash PSO HASH, PSO CDS, INTERNAL
-//!   AUTHENTICATE, PSO DECIPHER
-//! * `cps4`    — ChipDoc on channel 1, PSS, raw RSA through PSO DECIPHER, `69 85` recovery
+//! * `iso`     — the ISO 7816-4 commands both generations share (VERIFY, CHANGE REFERENCE
+//!   DATA, RESET RETRY COUNTER, MSE:SET, PSO CDS, PSO DECIPHER, INTERNAL AUTHENTICATE)
+//! * `dialect` — what differs between generations, behind one trait (`Dialect`): `ias`
+//!   (CPS3), `chipdoc` (CPS4); the card object below is written once against it
+//! * `cps3`    — IAS-ECC commands of its own: DOCP, MSE forms and the key DF, partial-hash
+//!   PSO HASH, PSO DECIPHER with the padding indicator
+//! * `cps4`    — ChipDoc on channel 1: selection and the `69 85` re-selection sequence, MSE
+//!   forms, raw RSA through PSO DECIPHER
 //! * `cps2ter` — the CLA `A0` volet (CPS3 situations, CPS_SIT_FACT)
 //! * `session` — engine state between transactions
 //! * this file — `CpxCard`: binding, the transaction every operation runs in, card events
@@ -37,8 +42,10 @@ pub mod cps2ter;
 pub mod cps3;
 pub mod cps4;
 mod data;
+mod dialect;
 mod error;
 pub mod files;
+pub mod iso;
 pub mod layout;
 mod pin;
 pub mod pkcs15;
@@ -58,8 +65,8 @@ pub use types::*;
 use crate::apdu::{with_transaction, CardError, Channel, Command, Protocol, StatusWord};
 use crate::soft;
 use crate::transport::{PinPadOp, ReaderFeatures, ResetSeen, Transport, TransportError};
-use cps3::{template, PinState};
-use layout::{chipdoc_alg, MF};
+use iso::PinState;
+use layout::MF;
 use session::Session;
 
 /// A bound card: the transport plus everything read at bind time.
@@ -150,8 +157,8 @@ impl CpxCard {
         self.session.protocol
     }
 
-    /// One card transaction: CPS4 commands go to logical channel 1 and, if `chipdoc` is
-    /// set, ChipDoc is (re)selected first when needed. Card events come back as values:
+    /// One card transaction, begun as the generation's dialect wants (CPS4: commands go to
+    /// logical channel 1 and, if `app` is set, ChipDoc is selected first when needed). Card events come back as values:
     /// * the card was reset since our last transaction (another application, a power
     ///   cycle): `Transport(Reset)` and `f` does not run — nothing was sent, the caller may
     ///   run the operation again once it has dealt with the lost security state;
@@ -160,7 +167,7 @@ impl CpxCard {
     /// * the card is gone: `Transport(Removed | NoCard | …)`, and every later call fails.
     fn transaction<R>(
         &mut self,
-        chipdoc: bool,
+        app: bool,
         f: impl FnOnce(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
     ) -> Result<R, CpxError> {
         if self.session.removed {
@@ -177,12 +184,7 @@ impl CpxCard {
             }
             ran = true;
             let r = (|| {
-                if session.generation == Generation::Cps4 {
-                    ch.set_logical_channel(cps4::CHIPDOC_CHANNEL)?;
-                    if chipdoc && !session.chipdoc_selected {
-                        cps4::select_chipdoc(ch, session)?;
-                    }
-                }
+                dialect::of(session.generation).enter(ch, session, app)?;
                 f(ch, session)
             })();
             session.apdus += ch.trace().apdus;
@@ -218,22 +220,26 @@ impl CpxCard {
         self.transaction(false, |_, _| Ok(()))
     }
 
-    /// [`CpxCard::transaction`] with ChipDoc selected (all operations after bind).
+    /// [`CpxCard::transaction`] with the application selected (all operations after bind).
     ///
-    /// On CPS4 the whole operation runs once more after ChipDoc refused it because the
-    /// applet was not selected (`69 85` and kin, cpx-cards §10.7), once the applet is
-    /// selected again: the one place of that recovery, PIN-pad entries included.
+    /// The whole operation runs once more when the dialect put the card back in shape
+    /// after its answer (CPS4: ChipDoc refused it because the applet was not selected,
+    /// `69 85` and kin, cpx-cards §10.7): the one place of that recovery, PIN-pad entries
+    /// included.
     fn run<R>(
         &mut self,
         mut f: impl FnMut(&mut Channel<'_>, &mut Session) -> Result<R, CardError>,
     ) -> Result<R, CpxError> {
-        self.transaction(true, |ch, s| {
-            if s.generation == Generation::Cps4 {
-                cps4::with_recovery(ch, s, &mut f)
-            } else {
-                f(ch, s)
-            }
+        let d = self.dialect();
+        self.transaction(true, |ch, s| match f(ch, s) {
+            Err(e) if d.recover(ch, s, &e)? => f(ch, s),
+            other => other,
         })
+    }
+
+    /// What this card's generation does its own way.
+    fn dialect(&self) -> &'static dyn dialect::Dialect {
+        dialect::of(self.session.generation)
     }
 
     fn key(&self, key_id: &[u8]) -> Result<&KeyInfo, CpxError> {

@@ -9,50 +9,10 @@ impl CpxCard {
     /// `unblock_left` from the PIN's DOCP `9D`, else the PUK's. The contactless token has
     /// no PIN: `Missing(UserPin)`.
     pub fn pin_status(&mut self) -> Result<PinStatus, CpxError> {
-        let pin = self.user_pin()?;
-        let reference = pin.info.reference;
+        let pin_ref = self.user_pin()?.info.reference;
         let puk_ref = self.session.so_pin.as_ref().map(|p| p.info.reference);
-        self.run(|ch, s| {
-            if s.generation == Generation::Cps4 {
-                let state = cps4::verify_status(ch, reference)?;
-                return Ok(status_from(state, layout::CPS4_MAX_TRIES, None));
-            }
-            let state = cps3::verify_status(ch, reference)?;
-            if s.pins.max_tries.is_none() {
-                match cps3::read_chv_docp(ch, s, reference) {
-                    Ok(d) => {
-                        s.pins.max_tries = Some(d.max_tries.unwrap_or(3));
-                        s.pins.pin_usage_left = d.usage_left;
-                    }
-                    Err(e @ CardError::Transport(_)) => return Err(e),
-                    Err(e) => {
-                        log::debug!("PIN DOCP not readable ({e}); assuming 3 tries");
-                        s.pins.max_tries = Some(3);
-                    }
-                }
-            }
-            let puk_needed = s.pins.pin_usage_left.is_none()
-                && (s.pins.puk_usage_left.is_none() || state == PinState::Blocked);
-            if let (true, Some(r)) = (puk_needed, puk_ref) {
-                let left = match cps3::read_chv_docp(ch, s, r) {
-                    Ok(d) => d.usage_left,
-                    Err(e @ CardError::Transport(_)) => return Err(e),
-                    Err(e) => {
-                        log::debug!("PUK DOCP not readable ({e})");
-                        None
-                    }
-                };
-                s.pins.puk_usage_left = Some(left);
-            }
-            let max = s.pins.max_tries.unwrap_or(3);
-            let unblock_left = s.pins.pin_usage_left.or(s.pins.puk_usage_left.flatten());
-            let mut status = status_from(state, max, unblock_left);
-            if s.pins.pin_usage_left == Some(0) {
-                // Cryptolib fix 1175: a PIN that can no longer be unblocked reports 0.
-                status.tries_left = 0;
-            }
-            Ok(status)
-        })
+        let d = self.dialect();
+        self.run(|ch, s| d.pin_status(ch, s, pin_ref, puk_ref))
     }
 
     /// VERIFY the user PIN (padded as the AODF says). Wrong → `PinIncorrect { tries_left }`,
@@ -75,12 +35,10 @@ impl CpxCard {
         }
         let value = rec.encode(pin).ok_or(Refusal::PinLength)?;
         let reference = rec.info.reference;
-        self.run(|ch, s| match s.generation {
-            // ChipDoc: a VERIFY refused with 69 85 was not evaluated; the recovery sends it
-            // once more after re-selecting the applet (cpx-cards §10.7).
-            Generation::Cps4 => cps4::verify(ch, reference, &value),
-            _ => cps3::verify(ch, reference, &value),
-        })
+        // ChipDoc: a VERIFY refused with 69 85 was not evaluated; the recovery sends it once
+        // more after re-selecting the applet (cpx-cards §10.7).
+        let d = self.dialect();
+        self.run(|ch, _| d.verify_answer(iso::verify(ch, reference, &value)))
     }
 
     /// VERIFY of the user PIN typed on the reader's PIN pad (C_Login with a NULL PIN).
@@ -100,22 +58,10 @@ impl CpxCard {
         let (block, min, max) = pad_block(rec);
         let reference = rec.info.reference;
         let cmd = Command::new(0x00, 0x20, 0x00, reference).with_data(&block);
-        self.run(|ch, s| {
-            let r = ch
-                .pin_pad(
-                    &cmd,
-                    PinPadOp::Verify { offset: 0 },
-                    min,
-                    max,
-                    block_len(&block),
-                )?
-                .check();
-            match (s.generation, r) {
-                (Generation::Cps4, Err(CardError::PinIncorrect { tries_left: 0 })) => {
-                    Err(CardError::PinBlocked)
-                }
-                (_, r) => r,
-            }
+        let op = PinPadOp::Verify { offset: 0 };
+        let d = self.dialect();
+        self.run(|ch, _| {
+            d.verify_answer(ch.pin_pad(&cmd, op, min, max, block_len(&block))?.check())
         })
     }
 
@@ -125,24 +71,11 @@ impl CpxCard {
         let rec = self.user_pin()?;
         let (block, min, max) = pad_block(&rec);
         let n = block_len(&block);
-        let reference = rec.info.reference;
-        if self.session.generation == Generation::Cps4 {
+        let (verify_first, entry) = self.dialect().change_on_pad(rec.info.reference, &block);
+        if verify_first {
             self.verify_on_pad(&rec)?;
-            let cmd = Command::new(0x00, 0x24, 0x01, reference).with_data(&block);
-            let op = PinPadOp::Modify {
-                old_offset: None,
-                new_offset: 0,
-            };
-            return self.run(|ch, _| ch.pin_pad(&cmd, op, min, max, n)?.check());
         }
-        let mut both = block.clone();
-        both.extend_from_slice(&block);
-        let cmd = Command::new(0x00, 0x24, 0x00, reference).with_data(&both);
-        let op = PinPadOp::Modify {
-            old_offset: Some(0),
-            new_offset: n,
-        };
-        self.run(|ch, _| ch.pin_pad(&cmd, op, min, max, n)?.check())
+        self.run(|ch, _| ch.pin_pad(&entry.cmd, entry.op, min, max, n)?.check())
     }
 
     /// Unblock after `login_so` / `login_so_pin_pad`, the new PIN typed on the PIN pad
@@ -152,20 +85,10 @@ impl CpxCard {
         let (block, min, max) = pad_block(&rec);
         let n = block_len(&block);
         let reference = rec.info.reference;
-        let op = PinPadOp::Modify {
-            old_offset: None,
-            new_offset: 0,
-        };
-        let result = self.run(|ch, s| match s.generation {
-            Generation::Cps4 => {
-                cps4::reset_counter(ch, reference)?;
-                let cmd = Command::new(0x00, 0x24, 0x01, reference).with_data(&block);
-                ch.pin_pad(&cmd, op, min, max, n)?.check()
-            }
-            _ => {
-                let cmd = Command::new(0x00, 0x2C, 0x02, reference).with_data(&block);
-                ch.pin_pad(&cmd, op, min, max, n)?.check()
-            }
+        let d = self.dialect();
+        let result = self.run(|ch, _| {
+            let entry = d.unblock_on_pad(ch, reference, &block)?;
+            ch.pin_pad(&entry.cmd, entry.op, min, max, n)?.check()
         });
         self.session.pins = session::PinCache::default();
         result
@@ -183,17 +106,9 @@ impl CpxCard {
         let Some(pin_ref) = self.session.user_pin.as_ref().map(|p| p.info.reference) else {
             return Ok(());
         };
+        let d = self.dialect();
         self.run(|ch, s| {
-            let select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(&layout::MF_AID);
-            ch.transmit_ok(&select)?;
-            let state = match s.generation {
-                Generation::Cps4 => cps4::verify_status(ch, pin_ref)?,
-                _ => {
-                    s.current_df = Some(vec![MF]);
-                    cps3::verify_status(ch, pin_ref)?
-                }
-            };
-            if state == PinState::Verified {
+            if d.logout(ch, s, pin_ref)? == PinState::Verified {
                 log::warn!("the card still reports the PIN verified after logout");
             }
             Ok(())
@@ -210,18 +125,8 @@ impl CpxCard {
         let old_v = rec.encode(old).ok_or(Refusal::PinLength)?;
         let new_v = rec.encode(new).ok_or(Refusal::PinLength)?;
         let reference = rec.info.reference;
-        self.run(|ch, s| match s.generation {
-            Generation::Cps4 => {
-                cps4::verify(ch, reference, &old_v)?;
-                cps4::change_new_only(ch, reference, &new_v)
-            }
-            _ => {
-                let mut both = Secret::new(Vec::with_capacity(old_v.len() + new_v.len()));
-                both.extend_from_slice(&old_v);
-                both.extend_from_slice(&new_v);
-                cps3::change_reference_data(ch, reference, &both)
-            }
-        })
+        let d = self.dialect();
+        self.run(|ch, _| d.change_pin(ch, reference, &old_v, &new_v))
     }
 
     /// Unblock after `login_so`: CPS3 RESET RETRY COUNTER with the new PIN; CPS4 RESET
@@ -233,13 +138,8 @@ impl CpxCard {
         }
         let new_v = rec.encode(new).ok_or(Refusal::PinLength)?;
         let reference = rec.info.reference;
-        let result = self.run(|ch, s| match s.generation {
-            Generation::Cps4 => {
-                cps4::reset_counter(ch, reference)?;
-                cps4::change_new_only(ch, reference, &new_v)
-            }
-            _ => cps3::reset_retry_counter(ch, reference, &new_v),
-        });
+        let d = self.dialect();
+        let result = self.run(|ch, _| d.unblock_pin(ch, reference, &new_v));
         // The unblock counters changed (or may have): read them again next time.
         self.session.pins = session::PinCache::default();
         result
@@ -260,7 +160,8 @@ fn block_len(block: &[u8]) -> u8 {
     u8::try_from(block.len()).unwrap_or(u8::MAX)
 }
 
-fn status_from(state: PinState, max: u8, unblock_left: Option<u16>) -> PinStatus {
+/// The counters as PKCS#11 shows them, from the PIN state and what the dialect read.
+pub(super) fn status_from(state: PinState, max: u8, unblock_left: Option<u16>) -> PinStatus {
     let (tries_left, verified) = match state {
         PinState::Verified => (max, true),
         PinState::TriesLeft(n) => (n, false),
