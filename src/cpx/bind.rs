@@ -8,6 +8,7 @@
 //! removal and transport failures abort the bind.
 
 use super::cache::{CacheKey, CachedFile, CardCache, Entry, PinFacts};
+use super::files::Content;
 use super::layout::{self, label, mechanism, Cps3AlgRefs, MF};
 use super::pkcs15::{self, op, usage, Path};
 use super::session::{path_bytes, path_fids, ObjectSource, PinCache, PinRecord, Session};
@@ -24,7 +25,8 @@ fn fatal(e: &CardError) -> bool {
     )
 }
 
-/// A file's content and its size (FCP size when the card gave one).
+/// A file's content and its size (when known: a cache entry's length; the bind reads the
+/// card without FCP, so `None` from the card).
 type FileRead = (Vec<u8>, Option<usize>);
 
 /// Where the bind's files come from.
@@ -47,13 +49,15 @@ impl Source<'_> {
         }
     }
 
-    /// Reads an optional file: object-level errors become `None` (logged).
+    /// Reads an optional file: object-level errors become `None` (logged). From the card:
+    /// SELECT without FCP and READ until the file or the needed `content` ends (issue 9).
     fn read(
         &mut self,
         ch: &mut Channel<'_>,
         s: &mut Session,
         path: &[u16],
         what: &str,
+        content: Content,
     ) -> Result<Option<FileRead>, CardError> {
         match self {
             Source::Cached { entry, missing } => match entry.file(path) {
@@ -63,21 +67,23 @@ impl Source<'_> {
                     Ok(None)
                 }
             },
-            Source::Card { record, complete } => match files::read_file(ch, s, path) {
-                Ok(v) => {
-                    record.push(CachedFile {
-                        path: path.to_vec(),
-                        content: v.0.clone(),
-                    });
-                    Ok(Some(v))
+            Source::Card { record, complete } => {
+                match files::read_file_lean(ch, s, path, content) {
+                    Ok(v) => {
+                        record.push(CachedFile {
+                            path: path.to_vec(),
+                            content: v.clone(),
+                        });
+                        Ok(Some((v, None)))
+                    }
+                    Err(e) if fatal(&e) => Err(e),
+                    Err(e) => {
+                        *complete = false;
+                        log::warn!("{what} ({}) not readable: {e}", hex_path(path));
+                        Ok(None)
+                    }
                 }
-                Err(e) if fatal(&e) => Err(e),
-                Err(e) => {
-                    *complete = false;
-                    log::warn!("{what} ({}) not readable: {e}", hex_path(path));
-                    Ok(None)
-                }
-            },
+            }
         }
     }
 }
@@ -116,8 +122,8 @@ fn read_ef_sn(ch: &mut Channel<'_>, s: &mut Session) -> Result<Vec<u8>, CardErro
 }
 
 /// EF_ACTUA (CPS3 card-update dates, cpx-cards §4.6): `None` when the card has none.
-/// `expected_len` (the cached content's length) reads it in one READ BINARY after a
-/// SELECT without FCP; otherwise the FCP gives the size.
+/// SELECT without FCP, then `expected_len` (the cached content's length) in one READ
+/// BINARY, or (cold) a read until its `EC` template is in.
 fn read_actua(
     ch: &mut Channel<'_>,
     s: &mut Session,
@@ -128,7 +134,7 @@ fn read_actua(
         Some(n) if n > 0 => {
             files::select_ef_no_fcp(ch, s, &path).and_then(|_| files::read_current(ch, Some(n)))
         }
-        _ => files::read_file(ch, s, &path).map(|(v, _)| v),
+        _ => files::read_file_lean(ch, s, &path, Content::Tlv),
     };
     match r {
         Ok(v) => Ok(Some(v)),
@@ -283,7 +289,8 @@ fn contents_from(
 ) -> Result<TokenContents, CardError> {
     let unsupported = || CardError::UnsupportedCard { atr: atr.to_vec() };
     let app = s.app_df.clone();
-    let odf = match source.read(ch, s, &[&app[..], &[layout::FID_ODF]].concat(), "ODF")? {
+    let odf_path = [&app[..], &[layout::FID_ODF]].concat();
+    let odf = match source.read(ch, s, &odf_path, "ODF", Content::Directory)? {
         Some((f, _)) => pkcs15::parse_odf(&f),
         None => return Err(unsupported()),
     };
@@ -292,6 +299,7 @@ fn contents_from(
         s,
         &[&app[..], &[layout::FID_TOKEN_INFO]].concat(),
         "TokenInfo",
+        Content::Tlv,
     )? {
         Some((f, _)) => pkcs15::parse_token_info(&f).unwrap_or_else(|e| {
             log::warn!("TokenInfo does not parse: {e}");
@@ -308,7 +316,7 @@ fn contents_from(
         let mut all = Vec::new();
         for p in paths {
             if let Some(abs) = absolute(&app, p) {
-                if let Some((f, _)) = source.read(ch, s, &abs, what)? {
+                if let Some((f, _)) = source.read(ch, s, &abs, what, Content::Directory)? {
                     all.push(f);
                 }
             }
@@ -419,7 +427,7 @@ fn read_certificates(
             log::warn!("certificate {:?} has no file path; skipped", c.common.label);
             continue;
         };
-        let Some((file, _)) = source.read(ch, s, &path, &c.common.label)? else {
+        let Some((file, _)) = source.read(ch, s, &path, &c.common.label, Content::Tlv)? else {
             continue;
         };
         let der = match crate::x509::card_certificate(&file) {
@@ -538,7 +546,8 @@ fn read_data_objects(
         let mut value = None;
         let mut size = None;
         if !private && !d.common.modifiable() {
-            if let Some((v, sz)) = source.read(ch, s, &path, &d.common.label)? {
+            // Data object values are opaque (ANS formats): read to the file's end.
+            if let Some((v, sz)) = source.read(ch, s, &path, &d.common.label, Content::Opaque)? {
                 value = Some(v);
                 size = sz;
             }
