@@ -2,9 +2,10 @@
 //! verification and encryption in software with the certificate's public key, digests in
 //! software. Signature lengths come from the key size, never from a second card operation.
 
+use super::card_op::Replay;
 use super::error::{Error, Result};
 use super::mechanism::{self, Hasher, Mechanism};
-use super::module::{Module, Replay};
+use super::module::Module;
 use super::object::{ObjectKind, ObjectView};
 use super::session::{DecryptOp, DigestOp, KeyOp, Operation, Output, SignOp, VerifyOp};
 use super::slot::LoginState;

@@ -1,9 +1,11 @@
 //! L3: PKCS#11 semantics in safe Rust — no pointers, no statics (`style.md` §3).
 //! `Module` is a plain struct over a `Readers`; the ABI layer holds the only global.
 
+mod card_op;
 mod checks;
 mod crypto;
 pub mod error;
+mod login;
 pub mod mechanism;
 mod module;
 pub mod object;

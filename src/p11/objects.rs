@@ -2,8 +2,9 @@
 //! is answered from the bound contents; only private data-object values (first read after
 //! login) and CPS_DATA writes touch the card.
 
+use super::card_op::Replay;
 use super::error::{Error, Result};
-use super::module::{Module, Replay};
+use super::module::Module;
 use super::object::{Attr, AttrLookup, Object, ObjectKind};
 use super::session::Operation;
 use super::slot::LoginState;
