@@ -582,3 +582,45 @@ fn fault_matrix_cps3_doctor() {
 fn fault_matrix_cps4_nurse() {
     matrix("cps4-nurse");
 }
+
+/// A card whose bind met a broken answer (an empty R-APDU, what vpcd hands pcscd when the card
+/// leaves during a command) may be "not recognized" — but only until it leaves: pulled and put
+/// back between two calls (the reader's event counter moved, same ATR), it is read again.
+#[test]
+fn unrecognized_card_pulled_and_put_back_is_read_again() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lib = Lib::load();
+    let mut unrecognized = 0;
+    for persona in ["cps3-doctor", "cps4-nurse"] {
+        let mut at = 1;
+        loop {
+            let slot = lib.fresh(persona, true);
+            lib.control(&format!("fault 0 {at}:truncate=0"));
+            let first = lib.token_info(slot).map(|_| ()).map_err(name);
+            let fired = lib.control("fired 0") == 1;
+            lib.control("clear 0");
+            if first == Err(name(CKR_TOKEN_NOT_RECOGNIZED)) {
+                unrecognized += 1;
+                lib.control("remove 0");
+                lib.control("insert 0");
+                let h = lib.open(slot).unwrap_or_else(|rv| {
+                    panic!(
+                        "{persona}, empty answer at APDU {at}: after reinsertion: {}",
+                        name(rv)
+                    )
+                });
+                assert_eq!(lib.login(h), CKR_OK, "{persona}");
+            }
+            // SAFETY: a plain C_* call.
+            assert_eq!(unsafe { lib.p.C_Finalize(null_mut()) }, CKR_OK);
+            if !fired {
+                break;
+            }
+            at += 1;
+        }
+    }
+    assert!(
+        unrecognized > 0,
+        "no bind was ever left unrecognized: nothing tested"
+    );
+}

@@ -123,7 +123,7 @@ impl Module {
             }
             if s.unrecognized
                 .as_ref()
-                .is_some_and(|a| !s.card_present || *a != s.atr)
+                .is_some_and(|(a, ev)| !s.card_present || *a != s.atr || *ev != s.events)
             {
                 s.unrecognized = None;
             }
@@ -166,7 +166,7 @@ impl Module {
         if !slot.card_present {
             return Err(Error::TokenNotPresent);
         }
-        if slot.unrecognized.as_ref() == Some(&slot.atr) {
+        if slot.unrecognized == Some((slot.atr.clone(), slot.events)) {
             return Err(Error::TokenNotRecognized);
         }
         let transport = self.readers.connect(&slot.reader).map_err(|e| match e {
@@ -203,7 +203,7 @@ impl Module {
             }
             Err(e) => {
                 log::warn!("slot {}: card not recognized: {e}", slot.id);
-                slot.unrecognized = Some(slot.atr.clone());
+                slot.unrecognized = Some((slot.atr.clone(), slot.events));
                 Err(Error::TokenNotRecognized)
             }
         }

@@ -27,8 +27,9 @@ pub struct Slot {
     /// The reader's PC/SC event counter at the last scan (insertions and removals).
     pub events: u32,
     pub token: Option<Token>,
-    /// ATR of a card that could not be bound (not retried until the card changes).
-    pub unrecognized: Option<Vec<u8>>,
+    /// ATR and event counter of a card that could not be bound (not retried until the card
+    /// changes: another ATR, or pulled and put back, however quickly).
+    pub unrecognized: Option<(Vec<u8>, u32)>,
     /// What C_WaitForSlotEvent last reported of this slot (`None`: a reader that arrived
     /// since, not reported yet).
     pub event_seen: Option<SlotState>,

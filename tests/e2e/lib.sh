@@ -17,7 +17,7 @@
 #   build_module           M: CPX_MODULE, else the release module (no `sim`) built here
 #   build_vcard            CPX_VCARD, else target/debug/cpx-vcard built here (exported)
 #   start_pcscd            waits for another suite's pcscd to go away, then starts pcscd
-#   start_card PERSONA     cpx-vcard --card PERSONA, in the reader
+#   start_card PERSONA [OPT...]  cpx-vcard --card PERSONA [OPT...], in the reader
 #   pin_flags              the user PIN flags `pkcs11-tool -T` prints (the suite's p11 array)
 #
 # A missing tool is a failure, never a skip. Environment: CPX_RUN_DIR, CPX_KEEP=1 (keep the
@@ -164,9 +164,10 @@ start_pcscd() {
     pcscd_start || fatal "pcscd did not start (log: $CPX_RUN_DIR/pcscd.log)"
 }
 
-# start_card PERSONA: a fresh cpx-vcard process with PERSONA's card, shown in the reader.
+# start_card PERSONA [cpx-vcard options...]: a fresh cpx-vcard process with PERSONA's card
+# (e.g. `--fault N:remove`), shown in the reader.
 start_card() {
-    vcard_start "$1" || fatal "cpx-vcard --card $1 did not show in the reader (log: $CPX_RUN_DIR/vcard.log)"
+    vcard_start "$@" || fatal "cpx-vcard --card $1 did not show in the reader (log: $CPX_RUN_DIR/vcard.log)"
 }
 
 # The user PIN flags of C_GetTokenInfo as `pkcs11-tool -T` prints them (count low, final try,
