@@ -84,11 +84,13 @@ impl Lib {
     }
 
     /// C_Finalize if initialised, then C_Initialize over `persona` with this PIN cache
-    /// setting (and the persistent card cache off: every bind reads the whole card).
-    fn fresh(&self, persona: &str, pin_cache: bool) -> CK_SLOT_ID {
+    /// setting, and the persistent card cache on (a bind checks what it knows of the card)
+    /// or off (a bind reads the whole card).
+    fn fresh(&self, persona: &str, pin_cache: bool, card_cache: bool) -> CK_SLOT_ID {
+        let on_off = |on| if on { "on" } else { "off" };
         std::env::set_var("CPX_SIM_CARDS", persona);
-        std::env::set_var("CPX_PKCS11_PIN_CACHE", if pin_cache { "on" } else { "off" });
-        std::env::set_var("CPX_PKCS11_CACHE", "off");
+        std::env::set_var("CPX_PKCS11_PIN_CACHE", on_off(pin_cache));
+        std::env::set_var("CPX_PKCS11_CACHE", on_off(card_cache));
         if std::env::var_os("CPX_PKCS11_LOG").is_none() {
             std::env::set_var("CPX_PKCS11_LOG", "off");
         }
@@ -292,7 +294,10 @@ impl Calls {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
+    /// The first C_GetTokenInfo, card cache off: the whole card is read.
     Bind,
+    /// The same with the card cache warm (filled by a previous module): the card is checked.
+    BindCached,
     Login,
     SignAut,
     SignSig,
@@ -300,8 +305,9 @@ enum Op {
     ChangePin,
 }
 
-const OPS: [Op; 6] = [
+const OPS: [Op; 7] = [
     Op::Bind,
+    Op::BindCached,
     Op::Login,
     Op::SignAut,
     Op::SignSig,
@@ -332,8 +338,12 @@ fn expected(op: Op, fault: Fault, pin_cache: bool) -> CK_RV {
         (Fault::Pull, _) => CKR_TOKEN_NOT_PRESENT,
         // A reset while reading the card, signing or decrypting: the operation is replayed
         // (the kept PIN verified again first, when the PIN cache is on).
-        (Fault::Reset, Op::Bind | Op::Decrypt | Op::SignAut | Op::SignSig) if pin_cache => CKR_OK,
-        (Fault::Reset, Op::Bind) => CKR_OK,
+        (Fault::Reset, Op::Bind | Op::BindCached | Op::Decrypt | Op::SignAut | Op::SignSig)
+            if pin_cache =>
+        {
+            CKR_OK
+        }
+        (Fault::Reset, Op::Bind | Op::BindCached) => CKR_OK,
         // PIN cache off: the token is logged out, the replayed operation needs a login.
         (Fault::Reset, Op::SignAut | Op::SignSig | Op::Decrypt) => CKR_USER_NOT_LOGGED_IN,
         // A reset during a PIN verification or change is never replayed (the card may have
@@ -354,13 +364,18 @@ struct Case {
 /// every check of the file's header.
 fn run_case(lib: &Lib, persona: &str, op: Op, fault: Fault, at: u64, pin_cache: bool) -> Case {
     let what = format!("{persona}, PIN cache {pin_cache}: {op:?}, {fault:?} at APDU {at}");
-    let slot = lib.fresh(persona, pin_cache);
+    let bind = matches!(op, Op::Bind | Op::BindCached);
+    let mut slot = lib.fresh(persona, pin_cache, op == Op::BindCached);
+    if op == Op::BindCached {
+        lib.token_info(slot).expect("bind (fills the card cache)");
+        slot = lib.fresh(persona, pin_cache, true);
+    }
     let tries = lib.control("tries 0");
     // Preparation, fault-free: bind, session, login, key, cryptogram.
     let mut session = None;
     let mut key = 0;
     let mut cryptogram = Vec::new();
-    if op != Op::Bind {
+    if !bind {
         lib.token_info(slot).expect("bind");
         let h = lib.open(slot).expect("C_OpenSession");
         session = Some(h);
@@ -384,7 +399,7 @@ fn run_case(lib: &Lib, persona: &str, op: Op, fault: Fault, at: u64, pin_cache: 
     let mut calls = Calls::default();
     let h = session.unwrap_or(0);
     match op {
-        Op::Bind => {
+        Op::Bind | Op::BindCached => {
             let _ = calls.call(
                 "C_GetTokenInfo",
                 lib.token_info(slot).err().unwrap_or(CKR_OK),
@@ -563,7 +578,8 @@ fn matrix(persona: &'static str) {
         }
     }
     for ((op, fault, cache, call, rv), n) in &outcomes {
-        println!("  {op:?} {fault:?} cache {cache}: {call} → {rv} ×{n}");
+        let cache = if *cache { "on" } else { "off" };
+        println!("  {op:?}, {fault:?}, PIN cache {cache}: {call} → {rv} ×{n}");
     }
     // SAFETY: a plain C_* call.
     let _ = unsafe { lib.p.C_Finalize(null_mut()) };
@@ -594,7 +610,7 @@ fn unrecognized_card_pulled_and_put_back_is_read_again() {
     for persona in ["cps3-doctor", "cps4-nurse"] {
         let mut at = 1;
         loop {
-            let slot = lib.fresh(persona, true);
+            let slot = lib.fresh(persona, true, false);
             lib.control(&format!("fault 0 {at}:truncate=0"));
             let first = lib.token_info(slot).map(|_| ()).map_err(name);
             let fired = lib.control("fired 0") == 1;
