@@ -7,7 +7,8 @@
 //! * `serial`  — EF.SN and the token serial number
 //! * `pkcs15`  — lenient PKCS#15 parsing
 //! * `files`   — SELECT / READ BINARY / UPDATE BINARY per dialect
-//! * `bind`    — recognition and the one-time read of the token contents
+//! * `bind`    — recognition and the one-time read of the token contents (or its cache
+//!   entry); `contents` — the token contents from the PKCS#15 files, no card I/O
 //! * `iso`     — the ISO 7816-4 commands both generations share (VERIFY, CHANGE REFERENCE
 //!   DATA, RESET RETRY COUNTER, MSE:SET, PSO CDS, PSO DECIPHER, INTERNAL AUTHENTICATE)
 //! * `dialect` — what differs between generations, behind one trait (`Dialect`): `ias`
@@ -38,6 +39,7 @@
 
 mod bind;
 pub mod cache;
+mod contents;
 pub mod cps2ter;
 pub mod cps3;
 pub mod cps4;

@@ -4,12 +4,46 @@ use super::*;
 use crate::cpx::layout::{self, chipdoc_alg};
 use crate::cpx::pin::status_from;
 use crate::cpx::sign::{digest_info_of, hash_input};
-use crate::cpx::{cps4, HashAlg};
+use crate::cpx::{cps4, files, HashAlg};
 use crate::soft;
 
 pub(super) struct ChipDoc;
 
 impl Dialect for ChipDoc {
+    /// ChipDoc selected on channel 1 (after the re-selection sequence if refused).
+    fn confirm(&self, ch: &mut Channel<'_>, s: &mut Session) -> Result<(), CardError> {
+        if !s.chipdoc_selected {
+            cps4::select_chipdoc(ch, s)?;
+        }
+        Ok(())
+    }
+
+    /// SELECT without FCI + READ BINARY (§10.1).
+    fn read_serial(&self, ch: &mut Channel<'_>, s: &mut Session) -> Result<Vec<u8>, CardError> {
+        files::select_ef_no_fcp(ch, s, &[layout::MF, layout::FID_EF_SN])?;
+        files::read_current(ch, Some(layout::EF_SN_LEN))
+    }
+
+    /// No update marker the Cryptolib or we check (cpx-cards §10): the cache entry's maximum
+    /// age covers updates.
+    fn update_marker(
+        &self,
+        _: &mut Channel<'_>,
+        _: &mut Session,
+        _: Option<usize>,
+    ) -> Result<Option<Vec<u8>>, CardError> {
+        Ok(None)
+    }
+
+    /// The maximum is fixed and no unblock counter is read: nothing to cache.
+    fn pin_facts(
+        &self,
+        _: &mut Channel<'_>,
+        _: &mut Session,
+    ) -> Result<Option<PinFacts>, CardError> {
+        Ok(None)
+    }
+
     fn enter(&self, ch: &mut Channel<'_>, s: &mut Session, app: bool) -> Result<(), CardError> {
         ch.set_logical_channel(cps4::CHIPDOC_CHANNEL)?;
         if app && !s.chipdoc_selected {

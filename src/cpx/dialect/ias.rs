@@ -1,16 +1,94 @@
 //! CPS3 and its contactless side: IAS-ECC on the basic channel (cpx-cards.md §6–§8).
 
 use super::*;
+use crate::cpx::bind::fatal;
 use crate::cpx::cps3::{self, template};
+use crate::cpx::files::{self, Content};
 use crate::cpx::iso;
 use crate::cpx::layout::{self, MF};
 use crate::cpx::pin::status_from;
+use crate::cpx::session::PinCache;
 use crate::cpx::sign::{digest_info_of, hash_input};
-use crate::cpx::{files, HashAlg};
+use crate::cpx::HashAlg;
 
 pub(super) struct Ias;
 
 impl Dialect for Ias {
+    fn confirm(&self, _: &mut Channel<'_>, _: &mut Session) -> Result<(), CardError> {
+        Ok(())
+    }
+
+    /// READ BINARY by SFI (what OpenSC sends, cpx-cards §8.3), falling back to SELECT + READ.
+    fn read_serial(&self, ch: &mut Channel<'_>, s: &mut Session) -> Result<Vec<u8>, CardError> {
+        match files::read_sfi(ch, s, layout::SFI_EF_SN, layout::EF_SN_LEN) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            Err(e) if fatal(&e) => Err(e),
+            _ => files::read_file(ch, s, &[MF, layout::FID_EF_SN]).map(|(v, _)| v),
+        }
+    }
+
+    /// EF_ACTUA (card-update dates, cpx-cards §4.6): SELECT without FCP, then the expected
+    /// length in one READ BINARY, or (cold) a read until its `EC` template is in.
+    fn update_marker(
+        &self,
+        ch: &mut Channel<'_>,
+        s: &mut Session,
+        expected_len: Option<usize>,
+    ) -> Result<Option<Vec<u8>>, CardError> {
+        let path = [MF, layout::FID_EF_ACTUA];
+        let r = match expected_len {
+            Some(n) if n > 0 => {
+                files::select_ef_no_fcp(ch, s, &path).and_then(|_| files::read_current(ch, Some(n)))
+            }
+            _ => files::read_file_lean(ch, s, &path, Content::Tlv),
+        };
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if fatal(&e) => Err(e),
+            Err(e) => {
+                log::debug!("EF_ACTUA not readable: {e}");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The PIN's maximum tries and the PUK's unblock uses (DOCP), when the PIN has no usage
+    /// counter of its own.
+    fn pin_facts(
+        &self,
+        ch: &mut Channel<'_>,
+        s: &mut Session,
+    ) -> Result<Option<PinFacts>, CardError> {
+        let (Some(pin), Some(puk)) = (s.user_pin.clone(), s.so_pin.clone()) else {
+            return Ok(None);
+        };
+        let docp =
+            |ch: &mut Channel<'_>, s: &mut Session, r: u8| match cps3::read_chv_docp(ch, s, r) {
+                Ok(d) => Ok(Some(d)),
+                Err(e) if fatal(&e) => Err(e),
+                Err(e) => {
+                    log::debug!("DOCP of CHV {r} not readable: {e}");
+                    Ok(None)
+                }
+            };
+        let Some(p) = docp(ch, s, pin.info.reference)? else {
+            return Ok(None);
+        };
+        let (Some(max_tries), None) = (p.max_tries, p.usage_left) else {
+            return Ok(None);
+        };
+        let puk_usage_left = docp(ch, s, puk.info.reference)?.and_then(|d| d.usage_left);
+        s.pins = PinCache {
+            max_tries: Some(max_tries),
+            pin_usage_left: None,
+            puk_usage_left: Some(puk_usage_left),
+        };
+        Ok(Some(PinFacts {
+            max_tries,
+            puk_usage_left,
+        }))
+    }
+
     fn enter(&self, _: &mut Channel<'_>, _: &mut Session, _: bool) -> Result<(), CardError> {
         Ok(())
     }

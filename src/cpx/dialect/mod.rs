@@ -15,6 +15,7 @@
 mod chipdoc;
 mod ias;
 
+use super::cache::PinFacts;
 use super::error::Refusal;
 use super::iso::PinState;
 use super::session::Session;
@@ -38,6 +39,37 @@ pub(super) enum Deciphered {
 }
 
 pub(super) trait Dialect: Sync {
+    // ---- binding ----
+
+    /// At bind, before anything is read: that the card answers as this generation (CPS4:
+    /// ChipDoc selected on channel 1). An error that is not a transport one means "not one
+    /// of ours".
+    fn confirm(&self, ch: &mut Channel<'_>, s: &mut Session) -> Result<(), CardError>;
+
+    /// EF.SN in the fewest APDUs.
+    fn read_serial(&self, ch: &mut Channel<'_>, s: &mut Session) -> Result<Vec<u8>, CardError>;
+
+    /// What tells that the card's content was updated (CPS3: EF_ACTUA's dates; CPS4: none,
+    /// `None`), `expected_len` the length seen last time (one READ BINARY) or `None` (cold).
+    /// An unreadable marker is `None` (logged).
+    fn update_marker(
+        &self,
+        ch: &mut Channel<'_>,
+        s: &mut Session,
+        expected_len: Option<usize>,
+    ) -> Result<Option<Vec<u8>>, CardError>;
+
+    /// The PIN counters that never change, for the card cache (CPS3 DOCP): read at a cold
+    /// bind so the first C_GetTokenInfo costs one VERIFY without data. `None` when they
+    /// cannot be cached.
+    fn pin_facts(
+        &self,
+        ch: &mut Channel<'_>,
+        s: &mut Session,
+    ) -> Result<Option<PinFacts>, CardError>;
+
+    // ---- operations ----
+
     /// The start of every transaction: the logical channel, and the application selected
     /// when `app` is set and the session does not know it to be.
     fn enter(&self, ch: &mut Channel<'_>, s: &mut Session, app: bool) -> Result<(), CardError>;
