@@ -12,7 +12,7 @@
 //!     C_Login(CKU_CONTEXT_SPECIFIC) after C_SignInit (PKCS#11 2.40 §5.6);
 //!   * on a PIN-pad reader nothing is cached whatever the setting (the PIN never reaches us).
 //! * `CPX_PKCS11_CACHE`: `on` (default) or `off` — the persistent card cache
-//!   (`src/cpx/cache.rs`, `docs/performance.md`);
+//!   (`src/cpx/cache/`, `docs/performance.md`);
 //! * `CPX_PKCS11_CACHE_DIR`: its directory; default `$XDG_CACHE_HOME/cpx-pkcs11`, else
 //!   `$HOME/.cache/cpx-pkcs11`;
 //! * the administrator's file `/etc/cpx-pkcs11/cpx-pkcs11.conf` (another path in

@@ -1,6 +1,6 @@
 //! Binding: confirm the card is a CPx card, then read everything the token needs once
 //! (EF.SN, ODF, TokenInfo, AODF, PrKDF, CDF + certificates, DODF + public data objects) —
-//! or take it from the persistent card cache (`cache.rs`) when it holds this card's entry
+//! or take it from the persistent card cache (`cache/`) when it holds this card's entry
 //! and (CPS3) EF_ACTUA says the card was not updated since.
 //!
 //! Object-level problems (a certificate that does not parse, a data object file that
@@ -129,7 +129,7 @@ pub fn read_contents(
     };
     if let Some(entry) = cache.load(&key) {
         // The card's update marker is what the entry saw (CPS4 has none: the entry's
-        // maximum age covers it, `cache.rs`).
+        // maximum age covers it, `cache/`).
         let expected = entry.actua.as_ref().map_or(0, Vec::len);
         if d.update_marker(ch, s, Some(expected))? == entry.actua {
             let mut source = Source::Cached {

@@ -88,7 +88,7 @@ impl CpxCard {
         CpxCard::bind_cached(transport, None)
     }
 
-    /// [`CpxCard::bind`] through the persistent card cache (`cache.rs`).
+    /// [`CpxCard::bind`] through the persistent card cache (`cache/`).
     pub fn bind_cached(
         mut transport: Box<dyn Transport>,
         cache: Option<&cache::CardCache>,
