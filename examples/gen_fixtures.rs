@@ -669,6 +669,56 @@ fn personas() -> Vec<PersonaDef> {
             fresh_verify: false,
             puk_usage_left: 100,
         },
+        PersonaDef {
+            name: "cps4-pharmacist",
+            description: "CPS4 (ChipDoc, T=1) of a pharmacist",
+            purpose: "a second CPS4 card (same ATR as cps4-nurse): swapping one CPS4 card for another",
+            kind: Kind::Cps4,
+            serial: "99700123",
+            label: "CPS4v1-8099700123".into(),
+            holder: Holder {
+                id_nat: rpps_id_nat("9970001230"),
+                surname: "GIRARD",
+                given_name: "Antoine",
+                civility: "M",
+                title: "Pharmacien",
+                profession_code: "21",
+                specialty: None,
+                organization: None,
+                card_type: "CPS",
+            },
+            // Two situations, as on cps4-nurse: the same file layout, other values.
+            situations: vec![
+                Situation {
+                    index: 1,
+                    mode: "L",
+                    structure: "PHARMACIE DES TESTS",
+                    id_type: "5",
+                    id: "99000000600017",
+                    address: "14 RUE DES OFFICINES",
+                    postcode: "59000",
+                    city: "LILLE",
+                },
+                Situation {
+                    index: 2,
+                    mode: "S",
+                    structure: "CENTRE HOSPITALIER DE TEST",
+                    id_type: "3",
+                    id: "990000042",
+                    address: "2 BOULEVARD DES URGENCES",
+                    postcode: "59000",
+                    city: "LILLE",
+                },
+            ],
+            valid_from: FROM,
+            valid_to: TO,
+            seed: 0x5EED_0C00,
+            pin_tries_left: 3,
+            quirky_flags: false,
+            bad_cert_signature: false,
+            fresh_verify: false,
+            puk_usage_left: 100,
+        },
     ]
 }
 
@@ -2377,7 +2427,7 @@ or certificate (the module refuses the card).
   PUK "Code de déblocage de la carte CPS", authId `04`, flags unblockDisabled + initialized +
   needs-padding + soPin + exchangeRefData, 8/8/8, reference 2.
 * CommonObjectFlags quirk (cpx-cards.md §5.5 #2): AODF `03 01 08`, CDF `03 02 08 00` in every
-  CPS3 persona except `cps3-strict` (`03 01 00` there). `cps4-nurse` uses DER (`03 01 00`)
+  CPS3 persona except `cps3-strict` (`03 01 00` there). The CPS4 personas use DER (`03 01 00`)
   [assume].
 * PrKDF: flags private (SIG) / private + modifiable + bit 2 (AUT, as OpenSC shows `0x07` for the
   real card); authId `01`; access rules pso_cds (SIG), pso_decrypt + int_auth (CPS3 AUT),

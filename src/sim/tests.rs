@@ -934,6 +934,37 @@ fn cps4_volet_is_the_basic_channel_applet() {
     assert_eq!(tx(&mut c, &h("A0 A4 00 00 02 3F 00"))[0], 0x9F);
 }
 
+#[test]
+fn two_cps4_personas_share_the_atr_but_not_the_card() {
+    // cps4-pharmacist stands in for cps4-nurse in card-swap tests: same ATR, generation and
+    // file layout, another card (EF.SN) with other keys and certificates.
+    let nurse = card("cps4-nurse");
+    let pharmacist = card("cps4-pharmacist");
+    assert_eq!(nurse.atr(), pharmacist.atr());
+    let (a, b) = (nurse.profile(), pharmacist.profile());
+    assert_eq!((a.generation, a.protocol), (b.generation, b.protocol));
+    let paths = |c: &SimCard| {
+        c.profile()
+            .file
+            .iter()
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(paths(&nurse), paths(&pharmacist));
+    let sn = |c: &SimCard| c.file_content("3F00/D003").expect("EF.SN");
+    assert_eq!(sn(&pharmacist), h("5A 0A 80 25 00 00 01 99 70 01 23 2F"));
+    assert_ne!(sn(&nurse), sn(&pharmacist));
+    for cert in ["3F00/0001/7102", "3F00/0001/7103"] {
+        let content = |c: &SimCard| c.file_content(cert).expect("certificate");
+        assert_eq!(content(&pharmacist)[0], 0x30, "{cert}");
+        assert_ne!(content(&nurse), content(&pharmacist), "{cert}");
+    }
+    assert_ne!(
+        public(&nurse, "CPS_PRIV_AUT").n(),
+        public(&pharmacist, "CPS_PRIV_AUT").n()
+    );
+}
+
 // ---------------------------------------------------------------- observation and faults
 
 #[test]
