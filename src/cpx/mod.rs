@@ -68,7 +68,6 @@ use crate::apdu::{with_transaction, CardError, Channel, Command, Protocol, Statu
 use crate::soft;
 use crate::transport::{PinPadOp, ReaderFeatures, ResetSeen, Transport, TransportError};
 use iso::PinState;
-use layout::MF;
 use session::Session;
 
 /// A bound card: the transport plus everything read at bind time.
@@ -177,6 +176,7 @@ impl CpxCard {
         }
         let protocol = self.session.protocol;
         let session = &mut self.session;
+        let bound = &self.contents;
         let mut ran = false;
         let result = with_transaction(self.transport.as_mut(), protocol, |ch| {
             if ch.reset_seen() == ResetSeen::Yes {
@@ -186,6 +186,9 @@ impl CpxCard {
             }
             ran = true;
             let r = (|| {
+                if session.check_identity {
+                    same_card(ch, session, bound)?;
+                }
                 dialect::of(session.generation).enter(ch, session, app)?;
                 f(ch, session)
             })();
@@ -263,44 +266,55 @@ impl CpxCard {
     }
 
     /// Whether the card is still there (and is the same card); false after removal. After
-    /// a reset the card's EF.SN is compared with the bound PAN (a few APDUs); otherwise
-    /// this only opens and closes a transaction.
+    /// a reset the card's EF.SN is compared with the bound PAN (see [`same_card`]);
+    /// otherwise this only opens and closes a transaction.
     pub fn is_present(&mut self) -> bool {
-        if self.session.removed {
-            return false;
-        }
-        let pan = self.contents.pan.clone();
-        let atr = self.contents.atr.clone();
         // A reset answered instead of the first APDU (the card was powered again): one
         // more try, now on a powered card.
         for _ in 0..2 {
-            let result = self.run(|ch, s| {
-                if !s.check_identity {
-                    return Ok(true);
-                }
-                let (sn, _) = files::read_file(ch, s, &[MF, layout::FID_EF_SN])?;
-                let same = serial::parse_ef_sn(&sn, &atr).is_ok_and(|sn| sn.pan == pan);
-                s.check_identity = !same;
-                Ok(same)
-            });
-            match result {
-                Ok(same) => {
-                    if !same {
-                        log::info!("another card is in the reader");
-                        self.session.removed = true;
-                    }
-                    return same;
-                }
+            match self.transaction(false, |_, _| Ok(())) {
+                Ok(()) => return true,
                 Err(CpxError::Card(CardError::Transport(TransportError::Reset))) => continue,
-                Err(CpxError::Card(CardError::Transport(_))) => {
-                    self.session.removed = true;
-                    return false;
-                }
+                Err(CpxError::Card(CardError::Transport(_))) => return false,
                 // The card answers, but not as expected: still there.
                 Err(_) => return true,
             }
         }
         true
+    }
+}
+
+/// After a reset, before anything else reaches the card (above all a replayed PIN): the
+/// card must be the bound one — its EF.SN PAN the bound PAN (the dialect's fewest APDUs:
+/// CPS3 one READ BINARY by SFI, CPS4 the ChipDoc selection and EF.SN). PC/SC reports a
+/// swap as a removal, except when pcscd missed it: a card pulled and another inserted
+/// between two polls of a reader that does not report card movements comes back as
+/// `SCARD_W_UNPOWERED_CARD`, a reset. Another card, or none readable, is the bound card
+/// gone: `Transport(Removed)`, and the session is dead.
+fn same_card(
+    ch: &mut Channel<'_>,
+    s: &mut Session,
+    bound: &TokenContents,
+) -> Result<(), CardError> {
+    let d = dialect::of(s.generation);
+    let sn = d
+        .enter(ch, s, false)
+        .and_then(|_| d.confirm(ch, s))
+        .and_then(|_| d.read_serial(ch, s));
+    let sn = match sn {
+        Ok(sn) => sn,
+        Err(e) if bind::fatal(&e) => return Err(e),
+        Err(e) => {
+            log::info!("after a reset the card's EF.SN cannot be read ({e}): another card");
+            return Err(TransportError::Removed.into());
+        }
+    };
+    if serial::parse_ef_sn(&sn, &bound.atr).is_ok_and(|sn| sn.pan == bound.pan) {
+        s.check_identity = false;
+        Ok(())
+    } else {
+        log::info!("after a reset another card is in the reader: the bound card is gone");
+        Err(TransportError::Removed.into())
     }
 }
 

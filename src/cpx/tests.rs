@@ -1105,10 +1105,16 @@ fn removal_and_reset() {
     );
     assert!(take_commands(&card).is_empty(), "not run after a reset");
     assert!(c.pin_status().is_ok());
-    // Same card after the reset.
-    take_commands(&card);
-    assert!(c.is_present());
-    assert!(!take_commands(&card).is_empty(), "identity checked once");
+    // The operation after the reset checked first that the card is the bound one: EF.SN by
+    // its SFI, once.
+    let ef_sn = |a: &Vec<u8>| a.starts_with(&[0x00, 0xB0, 0x9C, 0x00]);
+    let sent = take_commands(&card);
+    assert!(sent.first().is_some_and(ef_sn), "EF.SN first: {sent:?}");
+    assert!(c.pin_status().is_ok());
+    assert!(
+        !take_commands(&card).iter().any(ef_sn),
+        "identity checked once"
+    );
     assert!(c.is_present());
     assert!(take_commands(&card).is_empty(), "then no APDU");
     // Removal.
@@ -1129,6 +1135,41 @@ fn removal_and_reset() {
             TransportError::Removed
         )))
     ));
+}
+
+/// A card swapped for another of the same ATR that PC/SC reports only as a reset (pcscd
+/// missed the swap): the next operation finds another EF.SN and the binding is dead; no
+/// command of the operation, above all no VERIFY, reaches the other card.
+#[test]
+fn swap_reported_as_a_reset_is_another_card() {
+    for (a, b) in [
+        ("cps3-doctor", "cps3-expired"),
+        ("cps4-nurse", "cps4-pharmacist"),
+    ] {
+        let (mut c, card) = open(a);
+        c.login(b"1234").unwrap();
+        let other = crate::sim::SimCard::load(b).unwrap();
+        card.lock().unwrap().swap_unseen(other);
+        assert_eq!(
+            c.pin_status(),
+            Err(CpxError::Card(CardError::Transport(TransportError::Reset))),
+            "{a} → {b}"
+        );
+        assert_eq!(
+            c.pin_status(),
+            Err(CpxError::Card(CardError::Transport(
+                TransportError::Removed
+            ))),
+            "{a} → {b}"
+        );
+        let sent = take_commands(&card);
+        assert!(
+            sent.iter().all(|a| a.get(1) != Some(&0x20)),
+            "{a} → {b}: a VERIFY reached the other card: {sent:?}"
+        );
+        assert!(!c.is_present(), "{a} → {b}: the binding is dead");
+        assert_eq!(card.lock().unwrap().chv_status(0x01).unwrap().0, 3);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -478,3 +478,22 @@ fn coalesced_scans_still_notice_removal() {
     card.lock().unwrap().insert();
     assert_eq!(m.slot_list(true), vec![0], "C_GetSlotList re-scans");
 }
+
+/// Within the listing window (`scan_ttl`) calls served from memory do not look for a swap;
+/// once it has passed, the next call sees the reader's event counter moved: the first card's
+/// session is gone and the token is the other card's.
+#[test]
+fn coalesced_swap_is_seen_after_the_window() {
+    let window = std::time::Duration::from_millis(50);
+    let (mut m, card) = module_coalesced("cps3-doctor", window);
+    let label_a = m.token_info(0).unwrap().label;
+    let h = open(&mut m, false);
+    let other = crate::sim::SimCard::load("cps3-expired").unwrap();
+    card.lock().unwrap().swap(other);
+    std::thread::sleep(window * 2);
+    assert!(matches!(
+        m.session_info(h),
+        Err(Error::SessionHandleInvalid(_))
+    ));
+    assert_ne!(m.token_info(0).unwrap().label, label_a);
+}

@@ -193,6 +193,53 @@ fn card_swapped_for_another_with_the_same_atr_is_never_confused() {
     assert_eq!(state(&mut m, h2), CKS_RO_PUBLIC_SESSION);
 }
 
+/// A swap PC/SC reports as a reset only (pcscd missed it: the new card was found
+/// unpowered). With the PIN cache on the module would replay the kept PIN after a reset: it
+/// first finds another EF.SN, so the kept PIN never reaches the other card, which signs
+/// nothing; the token is the other card's, logged out.
+#[test]
+fn swap_reported_as_a_reset_never_gets_the_kept_pin() {
+    for (a, b) in [
+        ("cps3-doctor", "cps3-expired"),
+        ("cpe-staff", "cps3-doctor"),
+        ("cps4-nurse", "cps4-pharmacist"),
+    ] {
+        let (mut m, card) = module(a);
+        assert!(m.pin_cache);
+        let a_certs = certificates(&mut m);
+        let h = open(&mut m, false);
+        m.login(h, CKU_USER, b"1234").unwrap();
+        let k = key(&mut m, h, "CPS_PRIV_AUT");
+        card.lock()
+            .unwrap()
+            .swap_unseen(crate::sim::SimCard::load(b).unwrap());
+        m.sign_init(h, &Mechanism::new(CKM_SHA256_RSA_PKCS), k)
+            .unwrap();
+        let r = m.sign(h, b"document", Some(512));
+        assert!(matches!(&r, Err(e) if e.is_removal()), "{a} → {b}: {r:?}");
+        {
+            let c = card.lock().unwrap();
+            let sent: Vec<_> = c.trace().apdus().into_iter().map(|(c, _)| c).collect();
+            assert!(
+                sent.iter()
+                    .all(|c| !matches!(c.get(1), Some(0x20 | 0x88 | 0x2A))),
+                "{a} → {b}: the kept PIN or a signature reached the other card: {sent:?}"
+            );
+            assert!(!c.chv_verified(PIN_REF), "{a} → {b}");
+            assert_eq!(c.chv_status(PIN_REF).unwrap().0, 3, "{a} → {b}");
+        }
+        assert!(matches!(
+            m.session_info(h),
+            Err(Error::SessionHandleInvalid(_))
+        ));
+        let b_certs = certificates(&mut m);
+        assert!(!b_certs.is_empty());
+        assert!(b_certs.iter().all(|c| !a_certs.contains(c)), "{a} → {b}");
+        let h2 = open(&mut m, false);
+        assert_eq!(state(&mut m, h2), CKS_RO_PUBLIC_SESSION, "{a} → {b}");
+    }
+}
+
 /// C_Login, then a decryption by the authentication key of what its public key encrypted.
 fn decrypt(m: &mut Module, h: CK_SESSION_HANDLE) -> Result<(), Error> {
     m.login(h, CKU_USER, b"1234")?;
@@ -260,7 +307,7 @@ fn fault_matrix_pull_and_reset_at_every_apdu() {
                 loop {
                     let (mut m, card) = module(persona);
                     let tries = card.lock().unwrap().chv_status(PIN_REF).unwrap().0;
-                    card.lock().unwrap().inject(at, fault);
+                    card.lock().unwrap().inject(at, fault.clone());
                     let r = op(&mut m);
                     let fired = {
                         let plan = card.lock().unwrap().faults();

@@ -54,8 +54,9 @@ fn kept_pin_is_locked_and_replayed_once_after_a_reset_by_another_process() {
     // A kept PIN the card refuses is never replayed again: the token is logged out and the
     // PIN dropped.
     card.lock().unwrap().reset();
-    for at in [1, 2] {
-        // The SELECT or the VERIFY of the replay: refused either way.
+    for at in [2, 3] {
+        // After the identity check (EF.SN, the first APDU after a reset), the SELECT or the
+        // VERIFY of the replay: refused either way.
         card.lock()
             .unwrap()
             .inject(at, crate::sim::FaultKind::Status(0x63C2));

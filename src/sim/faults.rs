@@ -1,9 +1,9 @@
-//! Fault injection: at the N-th APDU the card is pulled, reset, answers a chosen status
-//! word, or its response is truncated.
+//! Fault injection: at the N-th APDU the card is pulled, reset, swapped for another card,
+//! answers a chosen status word, or its response is truncated.
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultKind {
     /// The card leaves the reader instead of answering.
     Remove,
@@ -13,10 +13,16 @@ pub enum FaultKind {
     Status(u16),
     /// The command is executed; only the first N bytes of the response arrive.
     Truncate(usize),
+    /// The card leaves instead of answering and the persona's card takes its place at once.
+    /// `seen`: the reader's event counter moves by two (what PC/SC reports for a swap,
+    /// however quick); unseen: it stays put and the new card only looks reset (a swap between
+    /// two polls of a reader without card-movement notification: pcscd finds the new card
+    /// unpowered, `SCARD_W_UNPOWERED_CARD`).
+    Swap { persona: String, seen: bool },
 }
 
 /// A fault scheduled at an absolute APDU number (counted since the card was created).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub at_apdu: u64,
     pub kind: FaultKind,
@@ -43,7 +49,8 @@ impl FaultPlan {
 }
 
 /// Parses a fault spec as `cpx-vcard --fault` takes it: `N:remove`, `N:reset`,
-/// `N:sw=6985`, `N:truncate=3`.
+/// `N:sw=6985`, `N:truncate=3`, `N:swap=PERSONA`, `N:swap-unseen=PERSONA` (the persona must
+/// load).
 pub fn parse_spec(spec: &str) -> Result<Fault, String> {
     let (n, kind) = spec
         .split_once(':')
@@ -62,6 +69,14 @@ pub fn parse_spec(spec: &str) -> Result<Fault, String> {
                 .parse()
                 .map_err(|_| format!("fault {spec:?}: bad length"))?,
         ),
+        k if k.starts_with("swap=") || k.starts_with("swap-unseen=") => {
+            let (how, persona) = k.split_once('=').unwrap_or_default();
+            super::SimCard::load(persona).map_err(|e| format!("fault {spec:?}: {e}"))?;
+            FaultKind::Swap {
+                persona: persona.to_string(),
+                seen: how == "swap",
+            }
+        }
         _ => return Err(format!("fault {spec:?}: unknown kind")),
     };
     Ok(Fault { at_apdu, kind })
@@ -82,6 +97,14 @@ mod tests {
             parse_spec("5:truncate=1").unwrap().kind,
             FaultKind::Truncate(1)
         );
+        assert_eq!(
+            parse_spec("6:swap-unseen=cps3-expired").unwrap().kind,
+            FaultKind::Swap {
+                persona: "cps3-expired".into(),
+                seen: false
+            }
+        );
+        assert!(parse_spec("6:swap=no-such-persona").is_err());
         assert!(parse_spec("x:reset").is_err());
         assert!(parse_spec("1:explode").is_err());
     }

@@ -175,6 +175,19 @@ impl SimCard {
         self.insert();
     }
 
+    /// A swap PC/SC did not see: `other` takes this card's place while the reader's event
+    /// counter stays put (pcscd polled before the card left and after the other arrived, on
+    /// a reader that does not report card movements). The new card is unpowered: the next
+    /// transaction finds it powered again, reported as a reset (`SCARD_W_UNPOWERED_CARD`).
+    pub fn swap_unseen(&mut self, other: SimCard) {
+        let (events, resets) = (self.events, self.resets);
+        *self = other;
+        self.events = events;
+        self.resets = resets;
+        self.present = true;
+        self.powered = false;
+    }
+
     /// Insertions and removals so far (a reader's PC/SC event counter).
     pub fn events(&self) -> u32 {
         self.events
@@ -229,6 +242,22 @@ impl SimCard {
                 self.trace.apdu(c_apdu, &[], 0, false);
                 self.reset();
                 return Err(SimFault::Reset);
+            }
+            Some(FaultKind::Swap { persona, seen }) => {
+                self.trace.apdu(c_apdu, &[], 0, false);
+                match SimCard::load(&persona) {
+                    Ok(other) if seen => self.swap(other),
+                    Ok(other) => self.swap_unseen(other),
+                    Err(e) => {
+                        log::warn!("simulated swap: {e}; the card is pulled instead");
+                        self.remove();
+                    }
+                }
+                return Err(if seen || !self.present {
+                    SimFault::Removed
+                } else {
+                    SimFault::Unpowered
+                });
             }
             Some(FaultKind::Status(sw)) => sw.to_be_bytes().to_vec(),
             Some(FaultKind::Truncate(keep)) => {

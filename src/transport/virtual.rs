@@ -437,8 +437,12 @@ pub enum ControlError {
 ///   `cpx-vcard --fault` (`remove`, `reset`, `sw=XXXX`, `truncate=N`) → 0;
 /// * `remove I`, `insert I` — the card leaves / enters its reader; `reset I` — another
 ///   application resets it → 0;
+/// * `swap I PERSONA [unseen]` — the card is pulled and PERSONA's card put in its place at
+///   once (`unseen`: without the reader's event counter moving, see
+///   [`SimCard::swap_unseen`](crate::sim::SimCard::swap_unseen)) → 0;
 /// * `tries I [REF]` — tries left of the PIN with reference REF (hex, default `01`, the user
 ///   PIN of the CPS3 and CPS4 profiles);
+/// * `verified I [REF]` — 1 when that PIN is verified in the card's current session, else 0;
 /// * `fired I` — 1 when every fault scheduled on the card has fired, else 0; `clear I` —
 ///   drops the faults not fired yet → 0;
 /// * `apdus I` — the APDUs the card has received since it was made (what `fault` counts).
@@ -471,6 +475,15 @@ pub fn control(cards: &[SharedCard], command: &str) -> Result<u64, ControlError>
             card.reset();
             Ok(0)
         }
+        ("swap", [persona, how @ ..]) if how.is_empty() || how == ["unseen"] => {
+            let other = SimCard::load(persona).map_err(ControlError::Syntax)?;
+            if how.is_empty() {
+                card.swap(other);
+            } else {
+                card.swap_unseen(other);
+            }
+            Ok(0)
+        }
         ("tries", reference) if reference.len() <= 1 => {
             let reference = match reference.first() {
                 Some(r) => u8::from_str_radix(r, 16).map_err(|_| syntax())?,
@@ -478,6 +491,13 @@ pub fn control(cards: &[SharedCard], command: &str) -> Result<u64, ControlError>
             };
             let (tries, _, _) = card.chv_status(reference).ok_or_else(syntax)?;
             Ok(u64::from(tries))
+        }
+        ("verified", reference) if reference.len() <= 1 => {
+            let reference = match reference.first() {
+                Some(r) => u8::from_str_radix(r, 16).map_err(|_| syntax())?,
+                None => 0x01,
+            };
+            Ok(u64::from(card.chv_verified(reference)))
         }
         ("fired", []) => Ok(u64::from(card.faults().lock().is_ok_and(|p| p.is_empty()))),
         ("clear", []) => {
