@@ -190,6 +190,8 @@ struct Row {
     wall_min_ns: u64,
     host_median_ns: u64,
     host_min_ns: u64,
+    /// Binds: the bytes of file content the card sent (see [`file_bytes`]); 0 elsewhere.
+    file_bytes: usize,
 }
 
 fn summarise(card: &'static str, op: &'static str, samples: &[Sample]) -> Row {
@@ -220,7 +222,39 @@ fn summarise(card: &'static str, op: &'static str, samples: &[Sample]) -> Row {
         wall_min_ns,
         host_median_ns,
         host_min_ns,
+        file_bytes: 0,
     }
+}
+
+/// The file content a bind read: data bytes of the READ BINARY answers that succeeded
+/// (`90 00`, `62 82`), keyed by the file (the last SELECT's P1 and data, or the SFI) and
+/// offset. The same bytes read twice fail the bench, so this is the bytes of the files the
+/// bind had to read — the denominator of issue 9's "cold start bytes ≤ 1.05 × the bytes of
+/// the files that must be read".
+fn file_bytes(trace: &Trace) -> usize {
+    let mut current = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    for (c, r) in trace.apdus() {
+        let (Some(&ins), Some(&p1), Some(&p2)) = (c.get(1), c.get(2), c.get(3)) else {
+            continue;
+        };
+        if ins == 0xA4 && c.len() > 5 {
+            current = [&[p1], &c[5..]].concat();
+        }
+        let ok = r.ends_with(&[0x90, 0x00]) || r.ends_with(&[0x62, 0x82]);
+        if ins != 0xB0 || !ok || r.len() == 2 {
+            continue;
+        }
+        let key = if p1 & 0x80 != 0 {
+            (vec![0xFF, p1 & 0x1F], usize::from(p2))
+        } else {
+            (current.clone(), usize::from(p1) << 8 | usize::from(p2))
+        };
+        assert!(seen.insert(key), "the same file bytes were read twice");
+        total += r.len() - 2;
+    }
+    total
 }
 
 // ---- PKCS#11 calls as a client makes them -------------------------------------------------
@@ -366,6 +400,7 @@ fn show_traces() -> bool {
 /// certificate's value. `cache`: the cache directory, and whether to clear it before each run.
 fn start_row(card: &'static str, name: &'static str, cache: Option<(&Path, bool)>) -> Row {
     let mut samples = Vec::new();
+    let mut content = 0;
     if let Some((dir, _)) = cache {
         // Fill the cache once (a warm series needs it; a cold one clears it anyway).
         let (readers, _, _) = readers(card);
@@ -385,9 +420,12 @@ fn start_row(card: &'static str, name: &'static str, cache: Option<(&Path, bool)
         let der = first_certificate(&mut m, h);
         let wall_ns = t.elapsed().as_nanos() as u64;
         assert!(der.len() > 500);
-        if i == 0 && show_traces() {
-            eprintln!("--- {card}: {name}");
-            eprint!("{}", trace.render());
+        if i == 0 {
+            content = file_bytes(&trace);
+            if show_traces() {
+                eprintln!("--- {card}: {name}");
+                eprint!("{}", trace.render());
+            }
         }
         samples.push(Sample {
             apdus: trace.apdu_count(),
@@ -397,7 +435,9 @@ fn start_row(card: &'static str, name: &'static str, cache: Option<(&Path, bool)
             host_ns: wall_ns.saturating_sub(spent.nanos()),
         });
     }
-    summarise(card, name, &samples)
+    let mut row = summarise(card, name, &samples);
+    row.file_bytes = content;
+    row
 }
 
 fn bench_card(card: &'static str) -> Vec<Row> {
@@ -588,15 +628,25 @@ fn main() {
         "APDUs a/b: first call / every later call. model: latency model (2 ms/APDU, ATR line \
          rate, 250 ms/RSA), not slept. host: wall time minus time inside the simulator."
     );
+    for r in rows.iter().filter(|r| r.file_bytes > 0) {
+        println!(
+            "{:<12} {:<54} {} bytes on the line for {} bytes of file content read: {:.3} ×",
+            r.card,
+            r.op,
+            r.bytes,
+            r.file_bytes,
+            r.bytes as f64 / r.file_bytes as f64
+        );
+    }
 
     let mut tsv = String::from(
         "card\toperation\truns\tapdus_first\tapdus\tbytes\tmodelled_us\twall_median_us\t\
-         wall_min_us\thost_median_us\thost_min_us\n",
+         wall_min_us\thost_median_us\thost_min_us\tfile_bytes\n",
     );
     for r in &rows {
         writeln!(
             tsv,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.card,
             r.op,
             r.runs,
@@ -607,7 +657,8 @@ fn main() {
             us(r.wall_median_ns),
             us(r.wall_min_ns),
             us(r.host_median_ns),
-            us(r.host_min_ns)
+            us(r.host_min_ns),
+            r.file_bytes
         )
         .unwrap();
     }

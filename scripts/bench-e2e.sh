@@ -72,6 +72,7 @@ OUT=$ROOT/target/bench
 mkdir -p "$OUT"
 RAW=$W/raw.tsv
 : >"$RAW"
+: >"$W/rss.tsv"
 
 # OpenSC configurations of our own: file cache off / on (in $W, never ~/.cache).
 OSC_CACHE_DIR=$W/opensc-cache
@@ -168,19 +169,23 @@ for card in $CARDS; do
     mods="cpx opensc-off opensc-on"
     [[ $card == cps4-* ]] && mods="cpx"
     for sc in $SCENARIOS; do
-        for mod in $mods; do
-            temps="cold warm"
+        for temp in cold warm; do
             # Without a cache, warm is cold again.
-            [[ $mod == opensc-off ]] && temps="cold"
-            for temp in $temps; do
-                if [[ $temp == warm ]]; then
+            temp_mods=$mods
+            [[ $temp == warm ]] && temp_mods=${mods/opensc-off/}
+            if [[ $temp == warm ]]; then
+                for mod in $temp_mods; do
                     clear_cache "$mod"
                     # Fill the cache (untimed).
                     # shellcheck disable=SC2207
                     fill=($(module_cmd "$mod") -L -O)
                     timeout "$T" "${fill[@]}" >/dev/null 2>&1 || true
-                fi
-                for ((i = 0; i < RUNS; i++)); do
+                done
+            fi
+            # The modules take turns run by run, so a burst of load on the shared machine
+            # hits them alike (the caches are separate: a cold run clears only its own).
+            for ((i = 0; i < RUNS; i++)); do
+                for mod in $temp_mods; do
                     one_run "$card" "$mod" "$sc" "$temp"
                 done
             done
