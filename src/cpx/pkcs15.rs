@@ -214,6 +214,11 @@ fn children(value: &[u8]) -> Result<Vec<Tlv<'_>>, CardError> {
     TlvIter::new(value).collect()
 }
 
+/// The largest RSA modulus a PrKDF may declare (CPx keys are 2048 bits): the key length sizes
+/// the signature buffers and paddings, so a card's absurd figure is ignored (the certificate's
+/// modulus, if any, gives the size; else the key cannot sign).
+pub const MAX_MODULUS_BITS: usize = 8192;
+
 fn first<'a>(items: &[Tlv<'a>], tag: u32) -> Option<Tlv<'a>> {
     items.iter().find(|t| t.tag.0 == tag).copied()
 }
@@ -466,7 +471,14 @@ pub fn parse_prkdf(file: &[u8]) -> Vec<PrivateKey> {
             if let Some(attrs) = first(&children(typed.value)?, SEQUENCE) {
                 key.modulus_bits = first(&children(attrs.value)?, INTEGER)
                     .and_then(|t| uint(t.value))
-                    .map(|v| v as usize);
+                    .and_then(|v| usize::try_from(v).ok())
+                    .filter(|bits| {
+                        let plausible = (1..=MAX_MODULUS_BITS).contains(bits);
+                        if !plausible {
+                            log::info!("PrKDF: modulus length {bits} bits ignored");
+                        }
+                        plausible
+                    });
             }
         }
         Ok(Some(key))
@@ -773,6 +785,27 @@ mod tests {
         let p = keys[1].path.as_ref().unwrap();
         assert!(p.path.is_empty());
         assert_eq!(p.aid.as_deref(), Some(&AID[..]));
+    }
+
+    /// A modulus length no card key has (it would size the signature buffers) is ignored.
+    #[test]
+    fn prkdf_absurd_modulus_length_is_ignored() {
+        for (bits, kept) in [
+            (&[0x08, 0x00][..], Some(2048)),
+            (&[0x20, 0x00][..], Some(MAX_MODULUS_BITS)),
+            (&[0x20, 0x01][..], None),
+            (&[0x00][..], None),
+            (&[0x01, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00][..], None),
+        ] {
+            let file = seq(&[
+                seq(&[utf8s("CPS_PRIV_AUT")]),
+                seq(&[oct(&id(2)), tlv(0x03, &[0x05, 0x60]), int(0x82)]),
+                tlv(0xA1, &seq(&[seq(&[]), tlv(0x02, bits)])),
+            ]);
+            let keys = parse_prkdf(&file);
+            assert_eq!(keys.len(), 1);
+            assert_eq!(keys[0].modulus_bits, kept, "{bits:02X?}");
+        }
     }
 
     #[test]
