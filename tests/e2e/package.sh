@@ -45,7 +45,9 @@ build_vcard
 
 # --- build --------------------------------------------------------------------------------
 t0=$(date +%s%N)
-if run "$W/build.out" bash scripts/build-deb.sh "$W/deb"; then
+# Not a client command: on a fresh machine build-deb.sh first builds cargo-deb (`cargo install`,
+# 1.5–3 min on 2 cores), so it gets its own time limit.
+if T=900 run "$W/build.out" bash scripts/build-deb.sh "$W/deb"; then
     DEB=$(find "$W/deb" -name "${PKG}_*.deb" | head -1)
 fi
 if [[ -n ${DEB:-} && -f $DEB ]]; then
