@@ -23,6 +23,15 @@ impl CpxCard {
         self.verify_with(&rec, pin)
     }
 
+    /// VERIFY with the PIN kept from an earlier C_Login (the PIN cache's silent
+    /// re-verification): first the card must prove it is still the bound one (EF.SN, in the
+    /// same transaction), so a PIN typed for one card never reaches another, however the
+    /// other card got into the reader.
+    pub fn replay_login(&mut self, pin: &[u8]) -> Result<(), CpxError> {
+        self.session.check_identity = true;
+        self.login(pin)
+    }
+
     /// VERIFY the PUK (C_Login(CKU_SO)).
     pub fn login_so(&mut self, puk: &[u8]) -> Result<(), CpxError> {
         let rec = self.so_pin()?;

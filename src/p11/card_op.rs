@@ -88,18 +88,19 @@ impl Module {
         Ok(())
     }
 
-    /// VERIFY with the kept PIN; false (and the token logged out) if the card refused it.
-    /// Never replayed after a failure; a card gone meanwhile is the caller's error.
+    /// VERIFY with the kept PIN, once the card proved it is the bound one (EF.SN); false (and
+    /// the token logged out) if the card refused it. Never replayed after a failure; a card
+    /// gone — or another card in its place — is the caller's error.
     fn replay_pin(&mut self, idx: usize) -> Result<bool> {
         let token = self.token_mut(idx)?;
         let Some(pin) = token.pin.clone() else {
             token.forget_login();
             return Ok(false);
         };
-        let mut r = token.card.login(&pin);
+        let mut r = token.card.replay_login(&pin);
         if r == Err(CpxError::Card(CardError::Transport(TransportError::Reset))) {
             // Reset again before the VERIFY was sent: nothing reached the card.
-            r = token.card.login(&pin);
+            r = token.card.replay_login(&pin);
         }
         match r {
             Ok(()) => Ok(true),

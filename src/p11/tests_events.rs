@@ -240,6 +240,32 @@ fn swap_reported_as_a_reset_never_gets_the_kept_pin() {
     }
 }
 
+/// A swap nobody reports (neither removal nor reset: the new card simply answers). The
+/// signature meets "security status not satisfied" and the PIN cache would replay the kept
+/// PIN: the replay first checks EF.SN, finds another card, and sends it nothing.
+#[test]
+fn silent_swap_never_gets_the_kept_pin() {
+    for (a, b) in [
+        ("cps3-doctor", "cps3-expired"),
+        ("cps4-nurse", "cps4-pharmacist"),
+    ] {
+        let (mut m, card) = module(a);
+        let h = open(&mut m, false);
+        m.login(h, CKU_USER, b"1234").unwrap();
+        card.lock()
+            .unwrap()
+            .swap_silent(crate::sim::SimCard::load(b).unwrap());
+        let r = sign(&mut m, h, "CPS_PRIV_AUT");
+        assert!(matches!(&r, Err(e) if e.is_removal()), "{a} → {b}: {r:?}");
+        let c = card.lock().unwrap();
+        assert!(
+            !c.chv_verified(PIN_REF),
+            "{a} → {b}: the kept PIN reached the other card"
+        );
+        assert_eq!(c.chv_status(PIN_REF).unwrap().0, 3, "{a} → {b}");
+    }
+}
+
 /// C_Login, then a decryption by the authentication key of what its public key encrypted.
 fn decrypt(m: &mut Module, h: CK_SESSION_HANDLE) -> Result<(), Error> {
     m.login(h, CKU_USER, b"1234")?;

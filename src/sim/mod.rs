@@ -188,6 +188,17 @@ impl SimCard {
         self.powered = false;
     }
 
+    /// A swap reported neither as a removal nor as a reset: `other` takes this card's place,
+    /// powered, with the reader's counters untouched. Real readers cannot do this (a new card
+    /// answers only after a power-up, which PC/SC reports), but our virtual stack can: when
+    /// pcscd misses a quick swap behind vpcd, `cpx-vcard` powers the new card on at its first
+    /// APDU. Tests use it to show the kept PIN still never reaches another card.
+    pub fn swap_silent(&mut self, other: SimCard) {
+        self.swap_unseen(other);
+        self.state.reset_volatile(&self.profile);
+        self.powered = true;
+    }
+
     /// Insertions and removals so far (a reader's PC/SC event counter).
     pub fn events(&self) -> u32 {
         self.events
