@@ -11,6 +11,8 @@
 //!   sign [N]                    N (default 1) CKM_SHA256_RSA_PKCS signatures with the
 //!                               authentication key, each verified with the certificate's
 //!                               public key → "ok N" or the CK_RV of the first failure
+//!   cert                        the authentication certificate's CKA_VALUE in the session →
+//!                               "cert <SHA-256 in hex>" or the CK_RV (which card is this?)
 //!   slots                       C_GetSlotList(token present) → "slots N"
 //!   wait [FINALIZE_AFTER_MS]    a blocking C_WaitForSlotEvent (C_Finalize from another
 //!                               thread after the delay, if given) → "slot S in T ms" or
@@ -67,8 +69,8 @@ fn one(s: &Session, template: &[Attribute]) -> Result<ObjectHandle, String> {
     }
 }
 
-/// The authentication certificate's public key, read from the token.
-fn public_key(s: &Session) -> Result<RsaPublicKey, String> {
+/// The authentication certificate's DER, read from the token.
+fn certificate(s: &Session) -> Result<Vec<u8>, String> {
     let cert = one(
         s,
         &[
@@ -84,6 +86,12 @@ fn public_key(s: &Session) -> Result<RsaPublicKey, String> {
         Some(Attribute::Value(v)) => v,
         other => return Err(format!("certificate value: {other:?}")),
     };
+    Ok(der)
+}
+
+/// The authentication certificate's public key, read from the token.
+fn public_key(s: &Session) -> Result<RsaPublicKey, String> {
+    let der = certificate(s)?;
     let cert = x509_cert::Certificate::from_der(&der).map_err(|e| e.to_string())?;
     let spki = cert
         .tbs_certificate
@@ -184,6 +192,17 @@ fn main() {
                     None => "no session".into(),
                 }
             }
+            ["cert"] => match session.as_ref().map(certificate) {
+                Some(Ok(der)) => {
+                    let hex: String = Sha256::digest(&der)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    format!("cert {hex}")
+                }
+                Some(Err(e)) => e,
+                None => "no session".into(),
+            },
             ["slots"] => match p.get_slots_with_token() {
                 Ok(s) => format!("slots {}", s.len()),
                 Err(e) => rv(e),

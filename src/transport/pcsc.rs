@@ -396,6 +396,25 @@ impl PcscTransport {
         self.card.as_mut().ok_or(TransportError::NoCard)
     }
 
+    /// After an exchange the reader could not carry out (`SCARD_E_NOT_TRANSACTED`: the card
+    /// did not answer — mute, or another card put in unpowered while pcscd was not looking):
+    /// reset the card in the reader (`SCardReconnect` with `SCARD_RESET_CARD`) and report a
+    /// reset, as for one made by someone else. The card layer then checks the card is the
+    /// bound one before anything else (EF.SN), so a card swapped behind pcscd's back is found,
+    /// and a mute bound card gets one fresh start instead of failing every call.
+    fn reset_mute_card(&mut self) {
+        self.reset_pending = true;
+        if let Some(card) = self.card.as_mut() {
+            log::info!("the card did not answer: resetting it");
+            if let Err(e) =
+                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard)
+            {
+                log::debug!("PC/SC reconnect (reset) of a mute card failed: {e}");
+                self.card = None;
+            }
+        }
+    }
+
     /// After `ResetCard`: reconnect without resetting again, remember to tell `begin()`.
     fn recover_from_reset(&mut self) {
         self.reset_pending = true;
@@ -459,6 +478,7 @@ impl Transport for PcscTransport {
                         part10,
                         reset: false,
                         removed: false,
+                        mute: false,
                     };
                     let seen = if reset_pending {
                         ResetSeen::Yes
@@ -466,20 +486,22 @@ impl Transport for PcscTransport {
                         ResetSeen::No
                     };
                     body(&mut io, seen);
-                    let (reset, removed) = (io.reset, io.removed);
+                    let (reset, removed, mute) = (io.reset, io.removed, io.mute);
                     if let Err((_, e)) = tx.end(Disposition::LeaveCard) {
                         log::debug!("PC/SC end of transaction: {e}");
                     }
-                    Ok((reset, removed))
+                    Ok((reset, removed, mute))
                 }
                 Err(e) => Err(e),
             };
             self.rx = rx;
             match outcome {
-                Ok((reset, removed)) => {
+                Ok((reset, removed, mute)) => {
                     self.reset_pending = false;
                     if removed {
                         self.removed = true;
+                    } else if mute {
+                        self.reset_mute_card();
                     } else if reset {
                         self.recover_from_reset();
                     }
@@ -507,11 +529,19 @@ struct TxIo<'a, 'tx> {
     /// `SCARD_W_RESET_CARD` / `SCARD_W_REMOVED_CARD` seen on an exchange.
     reset: bool,
     removed: bool,
+    /// `SCARD_E_NOT_TRANSACTED` on an exchange: the card did not answer (reset afterwards).
+    mute: bool,
 }
 
 impl TxIo<'_, '_> {
     fn outcome(&mut self, r: Result<Vec<u8>, pcsc::Error>) -> Result<Vec<u8>, TransportError> {
         r.map_err(|e| {
+            if e == pcsc::Error::NotTransacted {
+                // Reported to the card layer as a reset during the command: the card is reset
+                // once the transaction ends (`reset_mute_card`).
+                self.mute = true;
+                return TransportError::Reset;
+            }
             let err = map_error(e);
             match err {
                 TransportError::Reset => self.reset = true,

@@ -8,6 +8,8 @@
 #   a reset by another process while logged in, PIN cache on (transparent) and off (logged
 #   out, C_GetSessionInfo says so, C_Login works again);
 #   removal and reinsertion with a session open (session gone, fresh token);
+#   the card swapped for another of the same ATR with a session open (the other card's token,
+#   nobody logged in), and a quick swap back while logged in (the kept PIN never sent to it);
 #   pcscd killed and restarted during a session (the slots come back, no reload);
 #   a blocking C_WaitForSlotEvent woken by a removal, and by C_Finalize from another thread,
 #   each within 1 s;
@@ -153,6 +155,52 @@ expect pull open '^ok$' "after the restart: a new session"
 expect pull "login $PIN" '^ok$' "after the restart: login"
 expect pull sign '^ok 1$' "after the restart: signature"
 client_stop pull
+
+# --- a card swapped for another of the same ATR ---------------------------------------------------
+# cps3-doctor leaves (its cpx-vcard stops) and cps3-expired comes in its place: same ATR,
+# another holder. Seen by pcscd: the first card's session is gone, a new session is the other
+# card's and nobody is logged in; its own login and signature work. Then, logged in on it (PIN
+# cache on), the first card put back without waiting for pcscd to see the reader empty: however
+# pcscd reported that quick swap, the next signature fails and the kept PIN never reaches the
+# card now in the reader (no VERIFY with data in its trace).
+cert_of() { sha256sum "$ROOT/fixtures/pki/$1-auth.der" | cut -d' ' -f1; }
+vcard_connections() { grep -c 'inserted in vpcd' "$CPX_RUN_DIR/vcard.log" 2>/dev/null || true; }
+client_start swap
+expect swap open '^ok$' "swap: a session on cps3-doctor"
+expect swap "login $PIN" '^ok$' "swap: login"
+expect swap cert "^cert $(cert_of cps3-doctor)$" "swap: cps3-doctor's certificate"
+vcard_stop
+start_card cps3-expired
+expect swap state '^SessionHandleInvalid$' "card swapped for another (same ATR): the first card's session is gone"
+expect swap open '^ok$' "card swapped: a new session"
+expect swap state '^public$' "card swapped: nobody logged in"
+expect swap cert "^cert $(cert_of cps3-expired)$" "card swapped: the other card's certificate, never the first's"
+expect swap "login $PIN" '^ok$' "card swapped: the other card's login"
+expect swap sign '^ok 1$' "card swapped: its signature, verified with its certificate"
+mark=$(vcard_trace_mark)
+before=$(vcard_connections)
+pcsc_stop_pid "$CPX_RUN_DIR/vcard.pid" cpx-vcard
+start_card cps3-doctor
+pcsc_wait 5 eval '(($(vcard_connections) > before))' || fail "quick swap: the card did not reach vpcd"
+got=$(ask swap sign)
+if [[ -n $got && $got != ok* && $got != timeout ]]; then
+    pass "quick swap back while logged in: the signature fails ($got)"
+else
+    fail "quick swap back while logged in: sign answered \"$got\""
+fi
+verifies=$(vcard_verify_answers "$mark")
+if [[ -z $verifies ]]; then
+    pass "quick swap back: no VERIFY with data reached the card now in the reader"
+else
+    fail "quick swap back: the kept PIN reached another card (VERIFY answered: $verifies)"
+fi
+pcsc_wait 5 pcsc_card_present || fail "the first card is not in the reader"
+expect swap open '^ok$' "swapped back: a new session"
+expect swap cert "^cert $(cert_of cps3-doctor)$" "swapped back: the first card's certificate"
+expect swap state '^public$' "swapped back: nobody logged in"
+expect swap "login $PIN" '^ok$' "swapped back: login"
+expect swap sign '^ok 1$' "swapped back: signature"
+client_stop swap
 
 # --- blocking C_WaitForSlotEvent -------------------------------------------------------------------
 client_start waiter
