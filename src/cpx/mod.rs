@@ -288,9 +288,10 @@ impl CpxCard {
 /// card must be the bound one — its EF.SN PAN the bound PAN (the dialect's fewest APDUs:
 /// CPS3 one READ BINARY by SFI, CPS4 the ChipDoc selection and EF.SN). PC/SC reports a
 /// swap as a removal, except when pcscd missed it: a card pulled and another inserted
-/// between two polls of a reader that does not report card movements comes back as
-/// `SCARD_W_UNPOWERED_CARD`, a reset. Another card, or none readable, is the bound card
-/// gone: `Transport(Removed)`, and the session is dead.
+/// between two polls of a reader that does not report card movements is found unpowered
+/// (`SCARD_W_UNPOWERED_CARD`, or exchanges failing with `SCARD_E_NOT_TRANSACTED`, after which
+/// the transport resets the card): a reset. Another card, or none readable, is the bound
+/// card gone: `Transport(Removed)`, and the session is dead.
 fn same_card(
     ch: &mut Channel<'_>,
     s: &mut Session,

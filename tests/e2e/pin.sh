@@ -235,7 +235,8 @@ hexpin() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n' | tr a-f A-F; }
 leaks=0
 for p in "$NEW_PIN" "$UNBLOCKED_PIN" "$OPENSC_UNBLOCKED_PIN" "$PUK"; do
     h=$(hexpin "$p")
-    if grep -qF -- "$p" "$CPX_PKCS11_LOG" || tr -d ' ' <"$CPX_PKCS11_LOG" | grep -qiF -- "$h" ||
+    # As a whole word: a process ID in the log's prefix (cpx-pkcs11[22468]) is not a PIN.
+    if grep -a -q -w -F -- "$p" "$CPX_PKCS11_LOG" || tr -d ' ' <"$CPX_PKCS11_LOG" | grep -qiF -- "$h" ||
         tr -d ' ' <"$CPX_RUN_DIR/vcard.trace" | grep -qiF -- "$h"; then
         leaks=$((leaks + 1))
         echo "    PIN or PUK $p (or $h) found in a log"
